@@ -1,0 +1,100 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Dependencies point down: executables → role libraries → Store / Wire → Model → C shims.
+// Role libraries (Controller, Combiner, Client) never import each other.
+let package = Package(
+    name: "Tributary",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tributary-controller", targets: ["tributary-controller"]),
+        .executable(name: "tributary-combiner", targets: ["tributary-combiner"]),
+        .executable(name: "tributary-client", targets: ["tributary-client"]),
+        .executable(name: "tributary", targets: ["tributary"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/vapor/multipart-kit", from: "4.7.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+    ],
+    targets: [
+        // C libraries from Debian: libnng-dev and libxxhash-dev.
+        .systemLibrary(name: "CNNG", path: "Sources/CNNG", providers: [.apt(["libnng-dev"])]),
+        .systemLibrary(name: "CXXHash", path: "Sources/CXXHash", providers: [.apt(["libxxhash-dev"])]),
+
+        .target(
+            name: "TributaryModel",
+            dependencies: ["CXXHash", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
+        ),
+        .target(
+            name: "TributaryWire",
+            dependencies: ["CNNG", "TributaryModel", .product(name: "Logging", package: "swift-log")]
+        ),
+        .target(
+            name: "TributaryStore",
+            dependencies: ["TributaryModel", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        .target(
+            name: "TributaryController",
+            dependencies: [
+                "TributaryWire", "TributaryModel", "TributaryStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "TributaryCombiner",
+            dependencies: [
+                "TributaryWire", "TributaryModel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "TributaryClient",
+            dependencies: [
+                "TributaryWire", "TributaryModel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Resources/digits.csv")]
+        ),
+
+        .executableTarget(name: "tributary-controller", dependencies: [
+            "TributaryController", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "tributary-combiner", dependencies: [
+            "TributaryCombiner", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "tributary-client", dependencies: [
+            "TributaryClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .executableTarget(name: "tributary", dependencies: [
+            "TributaryModel", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "TributaryModelTests", dependencies: ["TributaryModel"]),
+        .testTarget(name: "TributaryWireTests", dependencies: ["TributaryWire", "CNNG"]),
+        .testTarget(name: "TributaryStoreTests", dependencies: ["TributaryStore"]),
+        .testTarget(name: "TributaryClientTests", dependencies: ["TributaryClient"]),
+        // Starts the real executables: depending on them makes `swift test` build them.
+        .testTarget(name: "EndToEndTests", dependencies: [
+            "TributaryModel", "tributary-controller", "tributary-combiner", "tributary-client", "tributary",
+        ]),
+    ]
+)

@@ -1,0 +1,130 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import TributaryModel
+import TributaryWire
+
+/// A running client: asks the controller's REST API for a combiner, dials it, registers and
+/// heartbeats; each heartbeat reply may carry a task (train or validate), which it runs
+/// with its trainer while it keeps heartbeating. If its combiner stays unreachable it asks
+/// the controller again and moves to the combiner it is given.
+public final class ClientService: Service, Sendable {
+    public let configuration: ClientConfiguration
+    private let trainer: any Trainer
+    private let api: ControllerAPI
+    private let wakeup = Wakeup()
+    /// The task running now and the last tasks finished (a heartbeat reply may repeat a task
+    /// until the combiner has the result).
+    private let tasks = Mutex<(running: String?, finished: [String])>((nil, []))
+    private let logger: Logger
+
+    public init(configuration: ClientConfiguration, trainer: any Trainer, logger: Logger) {
+        self.configuration = configuration
+        self.trainer = trainer
+        self.api = ControllerAPI(baseURL: configuration.controllerURL)
+        self.logger = logger
+    }
+
+    /// Runs until cancelled or shut down gracefully (SIGTERM/SIGINT through ServiceLifecycle).
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                guard let session = await self.join() else { return }
+                await self.serve(session)
+                session.close()
+            }
+        }
+    }
+
+    /// One attachment to a combiner.
+    private struct Attachment: Sendable {
+        let combiner: String
+        let peer: PeerConnection
+        let notices: Subscriber
+
+        func close() {
+            notices.close()
+            peer.close()
+        }
+    }
+
+    /// Asks the controller for a combiner until it answers (back-off up to 5 s).
+    private func join() async -> Attachment? {
+        var backoff = Duration.milliseconds(200)
+        while !Task.isCancelled {
+            do {
+                let assignment = try await api.addClient(id: configuration.clientId, name: configuration.name, preferredCombiner: configuration.preferredCombiner)
+                let peer = try PeerConnection(url: assignment.combinerAddress)
+                let notices = try Subscriber(dial: assignment.combinerPublishAddress)
+                let wakeup = wakeup
+                Task { for await _ in notices.messages { wakeup.signal() } }
+                logger.info("assigned to combiner", metadata: ["combiner": "\(assignment.combiner)", "address": "\(assignment.combinerAddress)"])
+                return Attachment(combiner: assignment.combiner, peer: peer, notices: notices)
+            } catch {
+                logger.warning("joining failed; retrying", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(5))
+            }
+        }
+        return nil
+    }
+
+    /// Registers and heartbeats until the combiner has failed `rejoinAfterFailures` times in a row.
+    private func serve(_ attachment: Attachment) async {
+        var registered = false
+        var failures = 0
+        var interval = Duration.seconds(1)
+        let timeout = configuration.requestTimeout
+        while !Task.isCancelled && failures < configuration.rejoinAfterFailures {
+            do {
+                if !registered {
+                    let reply = try await attachment.peer.call(
+                        .clientRegister, ClientRegister(clientId: configuration.clientId, name: configuration.name),
+                        expecting: .clientRegistered, as: ClientRegistered.self, timeout: timeout)
+                    interval = .milliseconds(Int64((reply.heartbeatSeconds * 1000).rounded()))
+                    registered = true
+                    logger.info("registered with combiner", metadata: ["combiner": "\(reply.combiner)"])
+                }
+                let reply = try await attachment.peer.call(
+                    .clientHeartbeat, ClientHeartbeat(clientId: configuration.clientId),
+                    expecting: .clientHeartbeatReply, as: ClientHeartbeatReply.self, timeout: timeout)
+                failures = 0
+                if reply.mustRegister {
+                    registered = false
+                    continue
+                }
+                if let task = reply.task, startTask(task.jobId) {
+                    let executor = TaskExecutor(clientId: configuration.clientId, trainer: trainer, peer: attachment.peer, timeout: timeout, logger: logger)
+                    Task {
+                        await executor.run(task)
+                        self.finishTask(task.jobId)
+                    }
+                }
+            } catch {
+                failures += 1
+                logger.warning("combiner unreachable", metadata: ["combiner": "\(attachment.combiner)", "failures": "\(failures)", "error": "\(error)"])
+            }
+            await wakeup.wait(timeout: interval)
+        }
+        if failures > 0 { logger.warning("leaving combiner \(attachment.combiner); asking the controller again") }
+    }
+
+    /// Claims the task if no other task runs and it was not run before.
+    private func startTask(_ jobId: String) -> Bool {
+        tasks.withLock { state in
+            guard state.running == nil, !state.finished.contains(jobId) else { return false }
+            state.running = jobId
+            return true
+        }
+    }
+
+    private func finishTask(_ jobId: String) {
+        tasks.withLock { state in
+            state.running = nil
+            state.finished.append(jobId)
+            if state.finished.count > 32 { state.finished.removeFirst() }
+        }
+        wakeup.signal()
+    }
+}

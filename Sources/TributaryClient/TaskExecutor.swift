@@ -1,0 +1,45 @@
+import Logging
+import TributaryModel
+import TributaryWire
+
+/// Runs one task: downloads the round's model from the combiner, trains or validates it with
+/// the trainer, and sends the result back. A trainer failure is logged and nothing is sent:
+/// the combiner closes the round without this client.
+struct TaskExecutor: Sendable {
+    let clientId: String
+    let trainer: any Trainer
+    let peer: PeerConnection
+    let timeout: Duration
+    let logger: Logger
+
+    func run(_ task: ClientTask) async {
+        var log = logger
+        log[metadataKey: "job"] = "\(task.jobId)"
+        let start = ContinuousClock.now
+        do {
+            let global = try await ModelTransfer.download(modelId: task.modelId, chunkSize: task.chunkSize, from: peer, timeout: timeout)
+            switch task.kind {
+            case .train:
+                let result = try await trainer.train(global: global, config: task.config, round: task.round)
+                guard result.model.spec == global.spec else {
+                    throw WireError(.rejected, "the trainer returned a model whose tensors differ from the global model's")
+                }
+                let header = UploadChunk(
+                    jobId: task.jobId, sessionId: task.sessionId, round: task.round, sender: clientId, index: 0, chunkCount: 0, offset: 0,
+                    totalBytes: result.model.spec.totalBytes, checksum: result.model.checksum, weight: Double(result.numExamples),
+                    metrics: result.metrics)
+                _ = try await ModelTransfer.upload(result.model, kind: .submitUpdate, header: header, chunkSize: task.chunkSize, to: peer,
+                                                   timeout: timeout, deadline: .now + timeout)
+                log.info("update sent", metadata: ["round": "\(task.round)", "examples": "\(result.numExamples)",
+                                                   "train_loss": "\(result.metrics["train_loss"] ?? .nan)", "seconds": "\(ContinuousClock.now - start)"])
+            case .validate:
+                let result = try await trainer.validate(global: global)
+                let report = ValidationReport(jobId: task.jobId, clientId: clientId, numExamples: result.numExamples, metrics: result.metrics)
+                _ = try await peer.call(.submitValidation, report, expecting: .ack, timeout: timeout)
+                log.info("validation sent", metadata: ["round": "\(task.round)", "accuracy": "\(result.metrics["accuracy"] ?? .nan)"])
+            }
+        } catch {
+            log.error("task failed", metadata: ["kind": "\(task.kind.rawValue)", "error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,39 @@
+/// The clients attached to this combiner and when each last heartbeated. A client is online
+/// while its last heartbeat is at most two intervals old (stale after 2 missed, offline
+/// after 5, as for combiners at the controller).
+struct ClientRegistry {
+    struct Entry {
+        var name: String
+        var lastSeen: ContinuousClock.Instant
+    }
+
+    private(set) var entries: [String: Entry] = [:]
+    var heartbeatInterval: Duration
+
+    init(heartbeatInterval: Duration) {
+        self.heartbeatInterval = heartbeatInterval
+    }
+
+    /// Idempotent: a restarted client with the same id takes its old place.
+    mutating func register(id: String, name: String, now: ContinuousClock.Instant = .now) {
+        entries[id] = Entry(name: name, lastSeen: now)
+    }
+
+    /// Returns false for an unknown client (it must register).
+    mutating func heartbeat(id: String, now: ContinuousClock.Instant = .now) -> Bool {
+        guard entries[id] != nil else { return false }
+        entries[id]!.lastSeen = now
+        return true
+    }
+
+    func online(now: ContinuousClock.Instant = .now) -> [String] {
+        entries.filter { now - $0.value.lastSeen <= heartbeatInterval * 2 }.keys.sorted()
+    }
+
+    /// Forgets clients silent for 5 intervals; returns their ids.
+    mutating func dropOffline(now: ContinuousClock.Instant = .now) -> [String] {
+        let gone = entries.filter { now - $0.value.lastSeen > heartbeatInterval * 5 }.map(\.key)
+        for id in gone { entries[id] = nil }
+        return gone
+    }
+}

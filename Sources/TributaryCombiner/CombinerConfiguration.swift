@@ -1,0 +1,23 @@
+/// Everything a combiner needs to start; the executable fills it from its options.
+public struct CombinerConfiguration: Sendable {
+    /// Unique name in the network; a restarted combiner with the same name takes its old place.
+    public var name: String
+    /// The controller's nng REP address.
+    public var controllerAddress: String
+    /// Where this combiner listens for clients: requests (REP) and notices (PUB).
+    public var replyAddress: String = "tcp://127.0.0.1:7200"
+    public var publishAddress: String = "tcp://127.0.0.1:7201"
+    /// Host clients should dial when the listen addresses use 0.0.0.0 (nil: as listened).
+    public var advertiseHost: String? = nil
+    /// Concurrent client requests served.
+    public var replyConcurrency: Int = 16
+    /// Memory for partly received multi-chunk client updates (bounded; senders retry when full).
+    public var maxStagingBytes: Int = 256 << 20
+    /// Per-request timeout towards the controller.
+    public var requestTimeout: Duration = .seconds(30)
+
+    public init(name: String, controllerAddress: String) {
+        self.name = name
+        self.controllerAddress = controllerAddress
+    }
+}

@@ -1,0 +1,66 @@
+import Logging
+import TributaryModel
+import TributaryWire
+
+/// Answers clients on the combiner's REP socket. Each message kind is decoded and handled
+/// here, in one place; anything malformed gets an error reply and a log line.
+struct CombinerRequestHandler: Sendable {
+    let name: String
+    let state: CombinerState
+    let logger: Logger
+
+    func handle(_ message: Message) async -> Message {
+        do {
+            let frame = try Frame.decode(message)
+            return try await reply(to: frame)
+        } catch let error as WireError {
+            logger.warning("request refused", metadata: ["error": "\(error)"])
+            return Frame.errorReply(error) ?? message
+        } catch {
+            logger.error("request failed", metadata: ["error": "\(error)"])
+            return Frame.errorReply(WireError(.internal, "\(error)")) ?? message
+        }
+    }
+
+    private func reply(to frame: Frame) async throws -> Message {
+        switch frame.kind {
+        case .clientRegister:
+            let request = try frame.decodeMetadata(ClientRegister.self)
+            guard !request.clientId.isEmpty, request.clientId.utf8.count <= 256 else {
+                throw WireError(.malformed, "client id must be 1 to 256 bytes")
+            }
+            await state.registerClient(id: request.clientId, name: request.name)
+            return try Frame.encode(.clientRegistered, ClientRegistered(combiner: name, heartbeatSeconds: await state.heartbeatSeconds()))
+
+        case .clientHeartbeat:
+            let beat = try frame.decodeMetadata(ClientHeartbeat.self)
+            let (known, task) = await state.clientHeartbeat(id: beat.clientId)
+            return try Frame.encode(.clientHeartbeatReply, ClientHeartbeatReply(task: task, mustRegister: !known))
+
+        case .getModelInfo:
+            let request = try frame.decodeMetadata(GetModelInfo.self)
+            guard let (model, checksum) = await state.model(id: request.modelId) else {
+                throw WireError(.notFound, "model \(request.modelId) is not served here now")
+            }
+            return try ModelTransfer.infoReply(modelId: request.modelId, model: model, chunkSize: request.chunkSize, checksum: checksum)
+
+        case .getModelChunk:
+            let request = try frame.decodeMetadata(GetModelChunk.self)
+            guard let (model, _) = await state.model(id: request.modelId) else {
+                throw WireError(.notFound, "model \(request.modelId) is not served here now")
+            }
+            return try ModelTransfer.chunkReply(request, model: model)
+
+        case .submitUpdate:
+            let meta = try frame.decodeMetadata(UploadChunk.self)
+            return try Frame.encode(.uploadReceipt, await state.receiveUpdate(meta, frame: frame))
+
+        case .submitValidation:
+            try await state.receiveValidation(frame.decodeMetadata(ValidationReport.self))
+            return try Frame.encode(.ack, Empty())
+
+        default:
+            throw WireError(.unexpectedKind, "a combiner does not serve \(frame.kind)")
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import Logging
+import ServiceLifecycle
+import Synchronization
+import TributaryModel
+import TributaryWire
+
+/// A running combiner: dials the controller, registers and heartbeats; serves its clients on
+/// its own REP and PUB sockets; runs each job the controller orders (see `JobRunner`).
+public final class CombinerService: Service, Sendable {
+    public let configuration: CombinerConfiguration
+    /// Addresses clients dial (with the real ports when listening on port 0).
+    public let replyURL: String
+    public let publishURL: String
+    let state: CombinerState
+    let controller: PeerConnection
+    let clientNotices: Publisher
+    private let replySocket: Socket
+    private let server: ReplyServer
+    private let wakeup = Wakeup()
+    private let heartbeat = Mutex<Duration>(.seconds(1))
+    private let controllerNotices = Mutex<Subscriber?>(nil)
+    private let logger: Logger
+
+    public init(configuration: CombinerConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        state = CombinerState(heartbeatInterval: .seconds(1), maxStagingBytes: configuration.maxStagingBytes, logger: logger)
+        controller = try PeerConnection(url: configuration.controllerAddress)
+
+        var options = SocketOptions()
+        options.receiveMaxSize = FrameLimits.receiveMaxSize
+        replySocket = try Socket(.reply, options: options)
+        let boundReply = try replySocket.listen(configuration.replyAddress)
+        clientNotices = try Publisher(listen: configuration.publishAddress)
+        replyURL = Self.advertised(boundReply, host: configuration.advertiseHost)
+        publishURL = Self.advertised(clientNotices.url, host: configuration.advertiseHost)
+
+        let handler = CombinerRequestHandler(name: configuration.name, state: state, logger: logger)
+        server = ReplyServer(socket: replySocket, concurrency: configuration.replyConcurrency, logger: logger) { await handler.handle($0) }
+    }
+
+    /// Serves until cancelled or shut down gracefully (SIGTERM/SIGINT through ServiceLifecycle).
+    public func run() async throws {
+        logger.info("combiner listening", metadata: ["name": "\(configuration.name)", "nng": "\(replyURL)", "pub": "\(publishURL)"])
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.server.run() }
+            group.addTask { await self.controllerLoop() }
+            await withGracefulShutdownHandler {
+                await group.next()
+            } onGracefulShutdown: {
+                self.shutdown()
+            }
+            group.cancelAll()
+        }
+    }
+
+    public func shutdown() {
+        logger.info("combiner shutting down")
+        replySocket.close()
+        clientNotices.close()
+        controller.close()
+        controllerNotices.withLock { $0?.close() }
+    }
+
+    /// Register, then heartbeat every interval (sooner when a round notice arrives); each
+    /// reply says which job to run. Re-registers when the controller asks (it restarted).
+    private func controllerLoop() async {
+        var registered = false
+        while !Task.isCancelled {
+            do {
+                if !registered {
+                    try await register()
+                    registered = true
+                }
+                let reply = try await controller.call(
+                    .combinerHeartbeat, CombinerHeartbeat(name: configuration.name, clients: await state.onlineClients()),
+                    expecting: .combinerHeartbeatReply, as: CombinerHeartbeatReply.self, timeout: configuration.requestTimeout)
+                if reply.mustRegister {
+                    registered = false
+                    continue
+                }
+                if let order = reply.job, await state.claim(order) {
+                    let runner = JobRunner(name: configuration.name, state: state, controller: controller, notices: clientNotices,
+                                           requestTimeout: configuration.requestTimeout, logger: logger)
+                    Task { await runner.run(order) }
+                }
+            } catch {
+                logger.warning("controller unreachable", metadata: ["error": "\(error)"])
+            }
+            await state.sweepClients()
+            await wakeup.wait(timeout: heartbeat.withLock { $0 })
+        }
+    }
+
+    private func register() async throws {
+        let reply = try await controller.call(
+            .combinerRegister,
+            CombinerRegister(name: configuration.name, replyAddress: replyURL, publishAddress: publishURL),
+            expecting: .combinerRegistered, as: CombinerRegistered.self, timeout: configuration.requestTimeout)
+        let interval = Duration.milliseconds(Int64((reply.heartbeatSeconds * 1000).rounded()))
+        heartbeat.withLock { $0 = interval }
+        await state.setHeartbeatInterval(interval)
+        try subscribe(to: reply.publishAddress)
+        logger.info("registered with controller", metadata: ["combiner_id": "\(reply.combinerId)"])
+    }
+
+    /// Round notices from the controller only wake the heartbeat loop early.
+    private func subscribe(to url: String) throws {
+        let subscriber = try Subscriber(dial: url)
+        controllerNotices.withLock {
+            $0?.close()
+            $0 = subscriber
+        }
+        let wakeup = wakeup
+        Task {
+            for await _ in subscriber.messages { wakeup.signal() }
+        }
+    }
+
+    /// `tcp://0.0.0.0:7200` is not dialable from elsewhere: put the advertised host in.
+    static func advertised(_ url: String, host: String?) -> String {
+        guard let host, let schemeEnd = url.range(of: "://"), let colon = url.lastIndex(of: ":"), colon > schemeEnd.upperBound else { return url }
+        return String(url[..<schemeEnd.upperBound]) + host + String(url[colon...])
+    }
+}

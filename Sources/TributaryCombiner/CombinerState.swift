@@ -1,0 +1,152 @@
+import Logging
+import TributaryModel
+import TributaryWire
+
+/// Everything a combiner knows, behind one actor: its clients, the job it is running with
+/// the round's model, and the collector folding its clients' updates. Request handlers and
+/// the job runner meet here.
+actor CombinerState {
+    private struct ActiveJob {
+        var order: JobOrder
+        var model: Model?
+        var checksum: UInt64 = 0
+        var collector: JobCollector?
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private var clients: ClientRegistry
+    private var job: ActiveJob?
+    /// Jobs already run, so a heartbeat reply repeating one does not start it again.
+    private var seenJobs: [String] = []
+    private let maxStagingBytes: Int
+    private let logger: Logger
+
+    init(heartbeatInterval: Duration, maxStagingBytes: Int, logger: Logger) {
+        clients = ClientRegistry(heartbeatInterval: heartbeatInterval)
+        self.maxStagingBytes = maxStagingBytes
+        self.logger = logger
+    }
+
+    func setHeartbeatInterval(_ interval: Duration) { clients.heartbeatInterval = interval }
+
+    /// The interval clients are asked to heartbeat at: the controller's, passed down.
+    func heartbeatSeconds() -> Double {
+        let d = clients.heartbeatInterval
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    // MARK: Clients
+
+    func registerClient(id: String, name: String) {
+        clients.register(id: id, name: name)
+        logger.info("client registered", metadata: ["client": "\(id)"])
+    }
+
+    /// Records a heartbeat; returns (known, the task for this client if it has one).
+    func clientHeartbeat(id: String) -> (known: Bool, task: ClientTask?) {
+        guard clients.heartbeat(id: id) else { return (false, nil) }
+        guard let job, job.model != nil, let collector = job.collector, !collector.isClosed, collector.pending.contains(id) else {
+            return (true, nil)
+        }
+        return (true, ClientTask(order: job.order))
+    }
+
+    func onlineClients() -> [String] { clients.online() }
+
+    /// Forgets silent clients and stops waiting for those selected in the running job.
+    func sweepClients() {
+        let gone = clients.dropOffline()
+        guard !gone.isEmpty else { return }
+        logger.warning("clients offline", metadata: ["clients": "\(gone)"])
+        for id in gone { job?.collector?.markFailed(id, reason: "client went offline") }
+        wakeIfDone()
+    }
+
+    // MARK: Jobs
+
+    /// Claims a job order; false if it was already seen.
+    func claim(_ order: JobOrder) -> Bool {
+        guard !seenJobs.contains(order.jobId) else { return false }
+        seenJobs.append(order.jobId)
+        if seenJobs.count > 64 { seenJobs.removeFirst() }
+        // A newer job replaces whatever was still open.
+        if let old = job { wake(old) }
+        job = ActiveJob(order: order)
+        return true
+    }
+
+    /// Installs the job's model and selects the clients; returns the selection.
+    func activate(jobId: String, model: Model) throws -> [String] {
+        guard var current = job, current.order.jobId == jobId else { return [] }
+        var selected = clients.online()
+        if let max = current.order.maxClients, max > 0, selected.count > max {
+            selected = Array(selected.shuffled().prefix(max)).sorted()
+        }
+        current.model = model
+        current.checksum = model.checksum
+        current.collector = try JobCollector(order: current.order, spec: model.spec, selected: Set(selected), maxStagingBytes: maxStagingBytes)
+        job = current
+        return selected
+    }
+
+    /// The job's model, for serving chunks to clients.
+    func model(id: String) -> (model: Model, checksum: UInt64)? {
+        guard let job, job.order.modelId == id, let model = job.model else { return nil }
+        return (model, job.checksum)
+    }
+
+    func receiveUpdate(_ meta: UploadChunk, frame: Frame) throws(WireError) -> UploadReceipt {
+        guard job?.collector != nil else { throw WireError(.unknownJob, "no job is open here; update for \(meta.jobId) refused") }
+        defer { wakeIfDone() }
+        do {
+            return try job!.collector!.receiveChunk(meta, payload: frame.payload)
+        } catch {
+            logger.warning("update rejected", metadata: ["client": "\(meta.sender)", "job": "\(meta.jobId)", "error": "\(error)"])
+            throw error
+        }
+    }
+
+    func receiveValidation(_ report: ValidationReport) throws(WireError) {
+        guard job?.collector != nil else { throw WireError(.unknownJob, "no job is open here; validation for \(report.jobId) refused") }
+        defer { wakeIfDone() }
+        try job!.collector!.receiveMetrics(jobId: report.jobId, sender: report.clientId, weight: Double(report.numExamples), metrics: report.metrics)
+    }
+
+    /// Waits until every selected client answered (or `bufferSize` did), or `timeout` passes.
+    func waitUntilDone(jobId: String, timeout: Duration) async {
+        guard let job, job.order.jobId == jobId, let collector = job.collector, !collector.isDone else { return }
+        let timer = Task { [weak self] in
+            // A cancelled timer must not wake anyone: the next job's waiters are not ours.
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            await self?.wakeAll(jobId: jobId)
+        }
+        await withCheckedContinuation { continuation in self.job?.waiters.append(continuation) }
+        timer.cancel()
+    }
+
+    /// Closes the job's collection: later updates are refused as late. The model stays
+    /// served until the next job, so slow clients can still finish downloading.
+    func close(jobId: String) -> JobCollector.Result? {
+        guard job?.order.jobId == jobId, job?.collector != nil else { return nil }
+        return job!.collector!.close()
+    }
+
+    private func wakeIfDone() {
+        if job?.collector?.isDone == true { wakeAll() }
+    }
+
+    private func wakeAll(jobId: String) {
+        guard job?.order.jobId == jobId else { return }
+        wakeAll()
+    }
+
+    private func wakeAll() {
+        guard let current = job else { return }
+        job?.waiters = []
+        wake(current)
+    }
+
+    private func wake(_ job: ActiveJob) {
+        for waiter in job.waiters { waiter.resume() }
+    }
+}

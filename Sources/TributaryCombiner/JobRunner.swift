@@ -1,0 +1,72 @@
+import Logging
+import TributaryModel
+import TributaryWire
+
+/// Runs one job the controller ordered: fetch the round's model once, task the selected
+/// clients, fold their updates as they arrive, and when all have answered — or the timeout
+/// passed with at least the minimum — send the partial aggregate (or the validation
+/// metrics) up; otherwise report the failure. Never waits longer than the job's timeout.
+struct JobRunner: Sendable {
+    let name: String
+    let state: CombinerState
+    let controller: PeerConnection
+    let notices: Publisher
+    let requestTimeout: Duration
+    let logger: Logger
+
+    func run(_ order: JobOrder) async {
+        let start = ContinuousClock.now
+        let deadline = start + .seconds(order.timeoutSeconds)
+        var log = logger
+        log[metadataKey: "job"] = "\(order.jobId)"
+        do {
+            let model = try await ModelTransfer.download(modelId: order.modelId, chunkSize: order.chunkSize, from: controller, timeout: requestTimeout)
+            let selected = try await state.activate(jobId: order.jobId, model: model)
+            guard !selected.isEmpty else {
+                await report(order, failure: "no online clients")
+                return
+            }
+            log.info("job started", metadata: ["kind": "\(order.kind.rawValue)", "round": "\(order.round)", "clients": "\(selected.count)"])
+            if let notice = try? Frame.encode(.taskNotice, JobNotice(jobId: order.jobId)) {
+                try? notices.publish(notice)
+            }
+            await state.waitUntilDone(jobId: order.jobId, timeout: deadline - .now)
+            guard let result = await state.close(jobId: order.jobId) else { return }
+            guard result.accepted.count >= max(order.minClients, 1) else {
+                await report(order, failure: "\(result.accepted.count) of \(selected.count) clients answered; \(order.minClients) required")
+                return
+            }
+            switch order.kind {
+            case .train:
+                guard let average = result.model else { throw WireError(.internal, "no aggregate for an accepted job") }
+                let header = UploadChunk(
+                    jobId: order.jobId, sessionId: order.sessionId, round: order.round, sender: name, index: 0, chunkCount: 0, offset: 0,
+                    totalBytes: average.spec.totalBytes, checksum: average.checksum, weight: result.weight, metrics: result.metrics,
+                    contributors: result.contributors)
+                _ = try await ModelTransfer.upload(average, kind: .submitPartial, header: header, chunkSize: order.chunkSize, to: controller,
+                                                   timeout: requestTimeout, deadline: .now + requestTimeout)
+            case .validate:
+                try await send(JobReport(jobId: order.jobId, combiner: name, succeeded: true, weight: result.weight,
+                                         clientsReported: result.contributors, metrics: result.metrics))
+            }
+            let elapsed = ContinuousClock.now - start
+            log.info("job reported", metadata: ["clients": "\(result.accepted.count)/\(selected.count)", "rejected": "\(result.rejected.count)", "seconds": "\(elapsed)"])
+        } catch {
+            log.error("job failed", metadata: ["error": "\(error)"])
+            await report(order, failure: "\(error)")
+        }
+    }
+
+    private func report(_ order: JobOrder, failure: String) async {
+        _ = await state.close(jobId: order.jobId)
+        do {
+            try await send(JobReport(jobId: order.jobId, combiner: name, succeeded: false, reason: failure, weight: 0, clientsReported: [], metrics: [:]))
+        } catch {
+            logger.error("could not report failure", metadata: ["job": "\(order.jobId)", "error": "\(error)"])
+        }
+    }
+
+    private func send(_ report: JobReport) async throws {
+        _ = try await controller.call(.submitJobReport, report, expecting: .ack, timeout: requestTimeout)
+    }
+}

@@ -1,0 +1,23 @@
+import Foundation
+
+/// Everything a controller needs to start; the executable fills it from its options.
+public struct ControllerConfiguration: Sendable {
+    /// Directory for the SQLite database and the model files.
+    public var dataDirectory: URL
+    /// REST API bind address.
+    public var httpHost: String = "127.0.0.1"
+    public var httpPort: Int = 8092
+    /// nng REP address combiners dial (requests), and PUB address they subscribe to (notices).
+    public var replyAddress: String = "tcp://127.0.0.1:7100"
+    public var publishAddress: String = "tcp://127.0.0.1:7101"
+    /// Heartbeat interval asked of combiners; a combiner is stale after 2 missed, offline after 5.
+    public var heartbeatInterval: Duration = .seconds(1)
+    /// Concurrent requests served on the REP socket.
+    public var replyConcurrency: Int = 8
+    /// Memory for partly received multi-chunk partials (bounded; senders retry when full).
+    public var maxStagingBytes: Int = 256 << 20
+
+    public init(dataDirectory: URL) {
+        self.dataDirectory = dataDirectory
+    }
+}

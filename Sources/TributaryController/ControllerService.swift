@@ -1,0 +1,90 @@
+import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
+import TributaryStore
+import TributaryWire
+
+/// A running controller: the store, the nng endpoints combiners talk to, the session
+/// manager and the REST API. `run()` serves until cancelled or asked to shut down
+/// (SIGTERM/SIGINT through ServiceLifecycle).
+public final class ControllerService: Sendable {
+    public let configuration: ControllerConfiguration
+    public let replyURL: String
+    public let publishURL: String
+    let store: Store
+    let registry: NetworkRegistry
+    let sessions: SessionManager
+    private let server: ReplyServer
+    private let replySocket: Socket
+    private let publisher: Publisher
+    private let logger: Logger
+
+    public init(configuration: ControllerConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        store = try Store(directory: configuration.dataDirectory)
+        registry = NetworkRegistry(store: store, heartbeatInterval: configuration.heartbeatInterval, logger: logger)
+        let models = ModelCache(store: store)
+        let jobs = JobBoard(maxStagingBytes: configuration.maxStagingBytes, logger: logger)
+
+        var options = SocketOptions()
+        options.receiveMaxSize = FrameLimits.receiveMaxSize
+        replySocket = try Socket(.reply, options: options)
+        replyURL = try replySocket.listen(configuration.replyAddress)
+        publisher = try Publisher(listen: configuration.publishAddress)
+        publishURL = publisher.url
+
+        let runner = RoundRunner(store: store, registry: registry, jobs: jobs, models: models, notices: publisher, logger: logger)
+        sessions = SessionManager(store: store, registry: registry, runner: runner, logger: logger)
+        let handler = ControllerRequestHandler(registry: registry, jobs: jobs, models: models, heartbeatInterval: configuration.heartbeatInterval, publishAddress: publishURL, logger: logger)
+        server = ReplyServer(socket: replySocket, concurrency: configuration.replyConcurrency, logger: logger) { await handler.handle($0) }
+    }
+
+    /// Serves nng and HTTP until cancelled or shut down gracefully.
+    public func run() async throws {
+        let router = APIRouter.build(store: store, registry: registry, sessions: sessions)
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "tributary-controller"),
+            services: [NNGEndpoints(service: self)],
+            logger: logger)
+        logger.info("controller listening", metadata: [
+            "rest": "http://\(configuration.httpHost):\(configuration.httpPort)", "nng": "\(replyURL)", "pub": "\(publishURL)",
+            "data": "\(configuration.dataDirectory.path)",
+        ])
+        try await app.runService()
+    }
+
+    /// The nng side as a ServiceLifecycle service: the REP server and the liveness sweep.
+    private struct NNGEndpoints: Service {
+        let service: ControllerService
+
+        func run() async throws {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await service.server.run() }
+                group.addTask { await service.sweepLoop() }
+                await withGracefulShutdownHandler {
+                    await group.next()
+                } onGracefulShutdown: {
+                    service.shutdown()
+                }
+                group.cancelAll()
+            }
+        }
+    }
+
+    private func sweepLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.heartbeatInterval)
+            do { try await registry.sweep() } catch { logger.error("liveness sweep failed", metadata: ["error": "\(error)"]) }
+        }
+    }
+
+    /// Closes the sockets; pending requests end with an error.
+    public func shutdown() {
+        logger.info("controller shutting down")
+        replySocket.close()
+        publisher.close()
+    }
+}

@@ -1,0 +1,74 @@
+import Logging
+import TributaryModel
+import TributaryStore
+import TributaryWire
+
+/// Answers combiners on the controller's REP socket. Each message kind is decoded and
+/// handled here, in one place; anything malformed gets an error reply and a log line.
+struct ControllerRequestHandler: Sendable {
+    let registry: NetworkRegistry
+    let jobs: JobBoard
+    let models: ModelCache
+    let heartbeatInterval: Duration
+    let publishAddress: String
+    let logger: Logger
+
+    func handle(_ message: Message) async -> Message {
+        do {
+            let frame = try Frame.decode(message)
+            return try await reply(to: frame)
+        } catch let error as WireError {
+            logger.warning("request refused", metadata: ["error": "\(error)"])
+            return Frame.errorReply(error) ?? message
+        } catch {
+            logger.error("request failed", metadata: ["error": "\(error)"])
+            return Frame.errorReply(WireError(.internal, "\(error)")) ?? message
+        }
+    }
+
+    private func reply(to frame: Frame) async throws -> Message {
+        switch frame.kind {
+        case .combinerRegister:
+            let request = try frame.decodeMetadata(CombinerRegister.self)
+            let record = try await registry.register(request)
+            let interval = Double(heartbeatInterval.components.seconds) + Double(heartbeatInterval.components.attoseconds) / 1e18
+            return try Frame.encode(.combinerRegistered, CombinerRegistered(combinerId: record.combinerId, heartbeatSeconds: interval, publishAddress: publishAddress))
+
+        case .combinerHeartbeat:
+            let beat = try frame.decodeMetadata(CombinerHeartbeat.self)
+            guard try await registry.heartbeat(beat) else {
+                return try Frame.encode(.combinerHeartbeatReply, CombinerHeartbeatReply(job: nil, mustRegister: true))
+            }
+            return try Frame.encode(.combinerHeartbeatReply, CombinerHeartbeatReply(job: await jobs.order(for: beat.name)))
+
+        case .getModelInfo:
+            let request = try frame.decodeMetadata(GetModelInfo.self)
+            let (model, checksum) = try await cachedModel(request.modelId)
+            return try ModelTransfer.infoReply(modelId: request.modelId, model: model, chunkSize: request.chunkSize, checksum: checksum)
+
+        case .getModelChunk:
+            let request = try frame.decodeMetadata(GetModelChunk.self)
+            let (model, _) = try await cachedModel(request.modelId)
+            return try ModelTransfer.chunkReply(request, model: model)
+
+        case .submitPartial:
+            let meta = try frame.decodeMetadata(UploadChunk.self)
+            return try Frame.encode(.uploadReceipt, await jobs.receivePartial(meta, frame: frame))
+
+        case .submitJobReport:
+            try await jobs.receiveReport(frame.decodeMetadata(JobReport.self))
+            return try Frame.encode(.ack, Empty())
+
+        default:
+            throw WireError(.unexpectedKind, "the controller does not serve \(frame.kind)")
+        }
+    }
+
+    private func cachedModel(_ id: String) async throws -> (Model, UInt64) {
+        do {
+            return try await models.model(id: id)
+        } catch StoreError.notFound {
+            throw WireError(.notFound, "no model \(id)")
+        }
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import Logging
+import TributaryModel
+import TributaryStore
+import TributaryWire
+
+/// The job the controller is running now (one training or validation step of a round):
+/// which combiners take part, what each has delivered, and the FedAvg reduce of their
+/// partials. Combiners learn their job from heartbeat replies; PUB notices only nudge.
+actor JobBoard {
+    struct Outcome: Sendable {
+        var result: JobCollector.Result
+        var reports: [CombinerReport]
+    }
+
+    private struct Active {
+        var collector: JobCollector
+        var startedAt: ContinuousClock.Instant
+        var reports: [String: CombinerReport] = [:]
+        var waiters: [CheckedContinuation<Void, Never>] = []
+    }
+
+    private let logger: Logger
+    private let maxStagingBytes: Int
+    private var active: Active?
+
+    init(maxStagingBytes: Int, logger: Logger) {
+        self.maxStagingBytes = maxStagingBytes
+        self.logger = logger
+    }
+
+    /// Opens a job for `participants`; `spec` is the model layout (training jobs).
+    func open(_ order: JobOrder, spec: ModelSpec?, participants: [String]) throws {
+        let collector = try JobCollector(order: order, spec: spec, selected: Set(participants), maxStagingBytes: maxStagingBytes)
+        active = Active(collector: collector, startedAt: .now)
+    }
+
+    /// The order a combiner should be working on, if it is a participant that has not answered.
+    func order(for combiner: String) -> JobOrder? {
+        guard let active, !active.collector.isClosed, active.collector.pending.contains(combiner) else { return nil }
+        return active.collector.order
+    }
+
+    /// Takes one chunk of a combiner's partial aggregate.
+    func receivePartial(_ meta: UploadChunk, frame: Frame) throws(WireError) -> UploadReceipt {
+        guard var current = active else { throw WireError(.unknownJob, "no job is open; partial for \(meta.jobId) refused") }
+        defer { active = current; wakeIfDone() }
+        let receipt = try current.collector.receiveChunk(meta, payload: frame.payload)
+        if receipt.status == .accepted {
+            current.reports[meta.sender] = CombinerReport(
+                name: meta.sender, status: "Success", clients: meta.contributors, weight: meta.weight,
+                timeSeconds: seconds(since: current.startedAt))
+            logger.info("partial accepted", metadata: ["job": "\(meta.jobId)", "combiner": "\(meta.sender)", "clients": "\(meta.contributors.count)"])
+        }
+        return receipt
+    }
+
+    /// Takes a combiner's report: validation metrics, or a failure.
+    func receiveReport(_ report: JobReport) throws(WireError) {
+        guard var current = active else { throw WireError(.unknownJob, "no job is open; report for \(report.jobId) refused") }
+        defer { active = current; wakeIfDone() }
+        guard report.jobId == current.collector.order.jobId else {
+            throw WireError(.unknownJob, "report for job \(report.jobId) does not belong to the open job \(current.collector.order.jobId)")
+        }
+        let elapsed = seconds(since: current.startedAt)
+        if report.succeeded {
+            try current.collector.receiveMetrics(jobId: report.jobId, sender: report.combiner, weight: report.weight,
+                                                 metrics: report.metrics, contributors: report.clientsReported)
+            current.reports[report.combiner] = CombinerReport(name: report.combiner, status: "Success", clients: report.clientsReported, weight: report.weight, timeSeconds: elapsed)
+        } else {
+            current.collector.markFailed(report.combiner, reason: report.reason ?? "failed")
+            current.reports[report.combiner] = CombinerReport(name: report.combiner, status: "Failed", clients: report.clientsReported, weight: 0, reason: report.reason, timeSeconds: elapsed)
+            logger.warning("combiner failed its job", metadata: ["job": "\(report.jobId)", "combiner": "\(report.combiner)", "reason": "\(report.reason ?? "")"])
+        }
+    }
+
+    /// Waits until every participant has answered, or until `timeout` passes.
+    func waitUntilDone(timeout: Duration) async {
+        guard let current = active, !current.collector.isDone else { return }
+        let jobId = current.collector.order.jobId
+        let timer = Task { [weak self] in
+            // A cancelled timer must not wake anyone: the next job's waiters are not ours.
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
+            await self?.wakeAll(jobId: jobId)
+        }
+        await withCheckedContinuation { continuation in
+            active?.waiters.append(continuation)
+        }
+        timer.cancel()
+    }
+
+    /// Closes the job: later partials are refused as late. Combiners that never answered are
+    /// recorded as "NoReport".
+    func close() -> Outcome? {
+        guard var current = active else { return nil }
+        let result = current.collector.close()
+        for name in current.collector.selected where current.reports[name] == nil {
+            current.reports[name] = CombinerReport(name: name, status: "NoReport", clients: [], weight: 0, reason: "no result before the round timeout")
+        }
+        active = nil
+        return Outcome(result: result, reports: current.reports.values.sorted { $0.name < $1.name })
+    }
+
+    private func wakeIfDone() {
+        if active?.collector.isDone == true { wakeAll() }
+    }
+
+    private func wakeAll(jobId: String) {
+        guard active?.collector.order.jobId == jobId else { return }
+        wakeAll()
+    }
+
+    private func wakeAll() {
+        let waiters = active?.waiters ?? []
+        active?.waiters = []
+        for waiter in waiters { waiter.resume() }
+    }
+
+    private func seconds(since start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}

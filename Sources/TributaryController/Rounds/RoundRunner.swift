@@ -1,0 +1,113 @@
+import Foundation
+import Logging
+import TributaryModel
+import TributaryStore
+import TributaryWire
+
+/// Runs one round of a session: a training job over the participating combiners, the reduce
+/// into a new global model (stored with its parent, session and round), then an optional
+/// validation job of that model. Every wait is bounded by the round timeout; a round that
+/// cannot complete is recorded as failed with its reason, never left hanging.
+struct RoundRunner: Sendable {
+    let store: Store
+    let registry: NetworkRegistry
+    let jobs: JobBoard
+    let models: ModelCache
+    let notices: Publisher
+    let logger: Logger
+
+    /// Extra time the controller waits beyond the combiners' own timeout, for their uploads.
+    static func grace(for timeout: Double) -> Duration { .seconds(5 + timeout * 0.25) }
+
+    /// Runs round `number` from model `modelIn`; returns the round as recorded.
+    func run(session: SessionRecord, number: Int, modelIn: String) async throws -> RoundRecord {
+        let config = session.sessionConfig
+        var round = RoundRecord(sessionId: session.sessionId, roundNumber: number, modelIn: modelIn)
+        try store.save(round)
+
+        let participants = await registry.participants()
+        guard !participants.isEmpty else {
+            return try fail(&round, "no online combiner has online clients")
+        }
+        let (global, _) = try await models.model(id: modelIn)
+
+        round.status = .running
+        try store.save(round)
+        let trainStart = ContinuousClock.now
+        let order = JobOrder(
+            jobId: "\(round.roundId)-train", sessionId: session.sessionId, round: number, kind: .train, modelId: modelIn,
+            chunkSize: config.chunkSize, config: config.training, timeoutSeconds: config.roundTimeout, minClients: 1,
+            maxClients: config.requestedClients, bufferSize: config.bufferSize > 0 ? config.bufferSize : nil)
+        guard let training = try await runJob(order, spec: global.spec, participants: participants.map(\.name), timeout: config.roundTimeout) else {
+            return try fail(&round, "job was closed unexpectedly")
+        }
+        round.combiners = training.reports
+        round.roundData.timeTraining = Self.seconds(ContinuousClock.now - trainStart)
+        round.roundData.trainMetrics = training.result.metrics
+        round.roundData.numExamples = training.result.weight
+
+        round.status = .aggregating
+        try store.save(round)
+        guard let model = training.result.model else {
+            return try fail(&round, "no combiner delivered a partial aggregate before the timeout")
+        }
+        guard training.result.contributors.count >= config.clientsRequired else {
+            return try fail(&round, "\(training.result.contributors.count) client updates, fewer than clients_required=\(config.clientsRequired)")
+        }
+        let reduceStart = ContinuousClock.now
+        let stored = try store.storeModel(model, parent: modelIn, sessionId: session.sessionId, roundNumber: number, name: "\(session.name)-round-\(number)")
+        await models.insert(id: stored.modelId, model: model)
+        round.modelOut = stored.modelId
+        round.roundData.timeReduce = Self.seconds(ContinuousClock.now - reduceStart)
+
+        if config.validate {
+            round.status = .validating
+            try store.save(round)
+            let validateStart = ContinuousClock.now
+            let validation = JobOrder(
+                jobId: "\(round.roundId)-validate", sessionId: session.sessionId, round: number, kind: .validate, modelId: stored.modelId,
+                chunkSize: config.chunkSize, config: config.training, timeoutSeconds: config.roundTimeout, minClients: 1,
+                maxClients: config.requestedClients)
+            let live = await registry.participants().map(\.name)
+            if !live.isEmpty, let outcome = try await runJob(validation, spec: nil, participants: live, timeout: config.roundTimeout) {
+                round.roundData.validation = outcome.result.metrics
+                round.roundData.validation["num_examples"] = outcome.result.weight
+            }
+            round.roundData.timeValidation = Self.seconds(ContinuousClock.now - validateStart)
+        }
+
+        round.status = .completed
+        round.finishedAt = Date()
+        round.updatedAt = Date()
+        try store.save(round)
+        logger.info("round completed", metadata: [
+            "session": "\(session.name)", "round": "\(number)", "model": "\(stored.modelId)",
+            "clients": "\(training.result.contributors.count)", "accuracy": "\(round.roundData.validation["accuracy"].map { String(format: "%.4f", $0) } ?? "-")",
+        ])
+        return round
+    }
+
+    /// Opens a job, nudges the combiners, waits for them (bounded) and closes it.
+    private func runJob(_ order: JobOrder, spec: ModelSpec?, participants: [String], timeout: Double) async throws -> JobBoard.Outcome? {
+        try await jobs.open(order, spec: spec, participants: participants)
+        if let notice = try? Frame.encode(.roundNotice, JobNotice(jobId: order.jobId)) {
+            try? notices.publish(notice)
+        }
+        await jobs.waitUntilDone(timeout: .seconds(timeout) + Self.grace(for: timeout))
+        return await jobs.close()
+    }
+
+    private func fail(_ round: inout RoundRecord, _ reason: String) throws -> RoundRecord {
+        round.status = .failed
+        round.error = reason
+        round.finishedAt = Date()
+        round.updatedAt = Date()
+        try store.save(round)
+        logger.error("round failed", metadata: ["round": "\(round.roundId)", "reason": "\(reason)"])
+        return round
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}

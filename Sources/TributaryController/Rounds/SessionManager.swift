@@ -1,0 +1,97 @@
+import Foundation
+import Logging
+import TributaryStore
+
+/// Starts and stops sessions; at most one runs at a time. A session runs its rounds in a
+/// task of its own: round after round from its current model, until the round count is
+/// reached or it is stopped.
+actor SessionManager {
+    enum StartError: Error, CustomStringConvertible {
+        case notFound(String), alreadyRunning, notEnoughClients(Int, Int), noSeedModel, finished(String)
+        var description: String {
+            switch self {
+            case .notFound(let id): "Session with specified ID does not exist: \(id)"
+            case .alreadyRunning: "A session is already running!"
+            case .notEnoughClients(let have, let need): "Number of available clients (\(have)) is lower than the required minimum of \(need)"
+            case .noSeedModel: "Session seed model not found"
+            case .finished(let status): "Session has already ended (\(status))"
+            }
+        }
+    }
+
+    private let store: Store
+    private let registry: NetworkRegistry
+    private let runner: RoundRunner
+    private let logger: Logger
+    private var running: (id: String, task: Task<Void, Never>)?
+
+    init(store: Store, registry: NetworkRegistry, runner: RoundRunner, logger: Logger) {
+        self.store = store
+        self.registry = registry
+        self.runner = runner
+        self.logger = logger
+    }
+
+    var runningSessionId: String? { running?.id }
+
+    /// Checks and starts a session; `rounds` and `roundTimeout` override its config.
+    func start(sessionId: String, rounds: Int?, roundTimeout: Double?) async throws -> SessionRecord {
+        guard running == nil else { throw StartError.alreadyRunning }
+        guard var session = try store.fetch(SessionRecord.self, id: sessionId) else { throw StartError.notFound(sessionId) }
+        guard session.status == .created || session.status == .started else { throw StartError.finished(session.status.rawValue) }
+        if let rounds { session.sessionConfig.rounds = rounds }
+        if let roundTimeout { session.sessionConfig.roundTimeout = roundTimeout }
+        let available = await registry.onlineClientCount()
+        guard available >= session.sessionConfig.clientsRequired else {
+            throw StartError.notEnoughClients(available, session.sessionConfig.clientsRequired)
+        }
+        let model = session.sessionConfig.modelId ?? session.seedModelId
+        guard let model, try store.fetch(ModelRecord.self, id: model) != nil else { throw StartError.noSeedModel }
+        session.sessionConfig.modelId = model
+        session.status = .started
+        session.startedAt = session.startedAt ?? Date()
+        session.updatedAt = Date()
+        try store.save(session)
+        let started = session
+        running = (sessionId, Task { await self.runRounds(started) })
+        return session
+    }
+
+    /// Stops the running session after its current round's bounded wait.
+    func stop(sessionId: String) throws -> Bool {
+        guard let running, running.id == sessionId else { return false }
+        running.task.cancel()
+        return true
+    }
+
+    private func runRounds(_ initial: SessionRecord) async {
+        var session = initial
+        var modelId = session.sessionConfig.modelId!
+        do {
+            let done = try store.fetchAll(RoundRecord.self, where: "session_id", equals: session.sessionId)
+            let first = (done.map(\.roundNumber).max() ?? 0) + 1
+            if let last = done.filter({ $0.status == .completed }).max(by: { $0.roundNumber < $1.roundNumber }), let out = last.modelOut {
+                modelId = out
+            }
+            for number in first...max(first, session.sessionConfig.rounds) where number <= session.sessionConfig.rounds {
+                if Task.isCancelled { break }
+                let round = try await runner.run(session: session, number: number, modelIn: modelId)
+                if let out = round.modelOut {
+                    modelId = out
+                    session.sessionConfig.modelId = out
+                    session.updatedAt = Date()
+                    try store.save(session)
+                }
+            }
+            session.status = Task.isCancelled ? .terminated : .finished
+        } catch {
+            logger.error("session failed", metadata: ["session": "\(session.name)", "error": "\(error)"])
+            session.status = .failed
+        }
+        session.finishedAt = Date()
+        session.updatedAt = Date()
+        try? store.save(session)
+        logger.info("session ended", metadata: ["session": "\(session.name)", "status": "\(session.status.rawValue)"])
+        running = nil
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import GRDB
+
+/// One combiner's part in a round, as the controller saw it.
+public struct CombinerReport: Codable, Sendable, Equatable {
+    public var name: String
+    public var status: String          // "Success", "Failed", "NoReport"
+    public var clients: [String]       // clients whose updates it folded in
+    public var weight: Double          // total example count
+    public var reason: String?
+    public var timeSeconds: Double?    // from order to complete report
+
+    public init(name: String, status: String, clients: [String], weight: Double, reason: String? = nil, timeSeconds: Double? = nil) {
+        self.name = name
+        self.status = status
+        self.clients = clients
+        self.weight = weight
+        self.reason = reason
+        self.timeSeconds = timeSeconds
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, status, clients, weight, reason, timeSeconds = "time_seconds"
+    }
+}
+
+/// What a round produced besides its model.
+public struct RoundData: Codable, Sendable, Equatable {
+    public var trainMetrics: [String: Double] = [:]
+    public var validation: [String: Double] = [:]
+    public var numExamples: Double = 0
+    public var timeTraining: Double? = nil
+    public var timeValidation: Double? = nil
+    public var timeReduce: Double? = nil
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case trainMetrics = "train_metrics", validation, numExamples = "num_examples"
+        case timeTraining = "time_training", timeValidation = "time_validation", timeReduce = "time_reduce"
+    }
+}
+
+public struct RoundRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "round"
+    public static let columns = ["round_id", "session_id", "round_number", "status", "model_in", "model_out", "committed_at", "updated_at"]
+
+    /// pending → running → aggregating → (validating) → completed | failed
+    public enum Status: String, Codable, Sendable {
+        case pending = "Pending", running = "Running", aggregating = "Aggregating", validating = "Validating"
+        case completed = "Finished", failed = "Failed"
+    }
+
+    public var roundId: String
+    public var sessionId: String
+    public var roundNumber: Int
+    public var status: Status
+    public var modelIn: String
+    public var modelOut: String?
+    public var combiners: [CombinerReport]
+    public var roundData: RoundData
+    public var error: String?
+    public var committedAt: Date
+    public var updatedAt: Date
+    public var finishedAt: Date?
+
+    public init(sessionId: String, roundNumber: Int, modelIn: String, now: Date = Date()) {
+        self.roundId = "\(sessionId)-r\(roundNumber)"
+        self.sessionId = sessionId
+        self.roundNumber = roundNumber
+        self.status = .pending
+        self.modelIn = modelIn
+        self.combiners = []
+        self.roundData = RoundData()
+        self.committedAt = now
+        self.updatedAt = now
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case roundId = "round_id", sessionId = "session_id", roundNumber = "round_number", status
+        case modelIn = "model_in", modelOut = "model_out", combiners, roundData = "round_data", error
+        case committedAt = "committed_at", updatedAt = "updated_at", finishedAt = "finished_at"
+    }
+}

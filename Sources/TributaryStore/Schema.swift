@@ -1,0 +1,73 @@
+import GRDB
+
+extension Store {
+    /// Schema migrations, in order. Never edit a shipped migration: add a new one.
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "model") { t in
+                t.primaryKey("model_id", .text)
+                t.column("parent_model", .text).indexed()
+                t.column("session_id", .text).indexed()
+                t.column("round_number", .integer)
+                t.column("name", .text)
+                t.column("checksum", .text).notNull()
+                t.column("size_bytes", .integer).notNull()
+                t.column("parameter_count", .integer).notNull()
+                t.column("spec", .text).notNull()
+                t.column("committed_at", .datetime).notNull().indexed()
+                t.column("updated_at", .datetime).notNull()
+            }
+            try db.create(table: "session") { t in
+                t.primaryKey("session_id", .text)
+                t.column("name", .text).notNull().unique()
+                t.column("status", .text).notNull()
+                t.column("seed_model_id", .text)
+                t.column("session_config", .text).notNull()
+                t.column("committed_at", .datetime).notNull().indexed()
+                t.column("updated_at", .datetime).notNull()
+                t.column("started_at", .datetime)
+                t.column("finished_at", .datetime)
+            }
+            try db.create(table: "round") { t in
+                t.primaryKey("round_id", .text)
+                t.column("session_id", .text).notNull().references("session", onDelete: .cascade)
+                t.column("round_number", .integer).notNull()
+                t.column("status", .text).notNull()
+                t.column("model_in", .text).notNull()
+                t.column("model_out", .text)
+                t.column("combiners", .text).notNull()
+                t.column("round_data", .text).notNull()
+                t.column("error", .text)
+                t.column("committed_at", .datetime).notNull().indexed()
+                t.column("updated_at", .datetime).notNull()
+                t.column("finished_at", .datetime)
+                t.uniqueKey(["session_id", "round_number"])
+            }
+            try db.create(table: "combiner") { t in
+                t.primaryKey("combiner_id", .text)
+                t.column("name", .text).notNull().unique()
+                t.column("address", .text).notNull()
+                t.column("publish_address", .text).notNull()
+                t.column("status", .text).notNull()
+                t.column("clients_online", .integer).notNull()
+                t.column("last_seen", .datetime).notNull()
+                t.column("committed_at", .datetime).notNull()
+                t.column("updated_at", .datetime).notNull()
+            }
+            try db.create(table: "client") { t in
+                t.primaryKey("client_id", .text)
+                t.column("name", .text).notNull()
+                t.column("combiner", .text).notNull().indexed()
+                t.column("combiner_preferred", .text)
+                t.column("status", .text).notNull()
+                t.column("ip", .text)
+                t.column("package", .text)
+                t.column("last_seen", .datetime).notNull()
+                t.column("committed_at", .datetime).notNull()
+                t.column("updated_at", .datetime).notNull()
+            }
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+import GRDB
+
+extension Store {
+    /// Clients currently assigned to each combiner (not offline), for least-loaded placement.
+    public func assignedClientCounts() throws -> [String: Int] {
+        try database.read { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT combiner, COUNT(*) AS n FROM client WHERE status != 'offline' GROUP BY combiner")
+            return Dictionary(uniqueKeysWithValues: rows.map { ($0["combiner"] as String, $0["n"] as Int) })
+        }
+    }
+
+    /// Applies a combiner's report of its online clients: those listed are online at that
+    /// combiner (a row is created for a client that joined without the REST API); its other
+    /// clients that were online go offline. One transaction.
+    public func updateClientStatuses(combiner: String, online: Set<String>) throws {
+        let now = Date()
+        try database.write { db in
+            var seen = Set<String>()
+            let rows = try ClientRecord.filter(Column("combiner") == combiner || online.contains(Column("client_id"))).fetchAll(db)
+            for var client in rows {
+                seen.insert(client.clientId)
+                let isOnline = online.contains(client.clientId)
+                if isOnline {
+                    guard client.status != .online || client.combiner != combiner else { continue }
+                    client.status = .online
+                    client.combiner = combiner
+                    client.lastSeen = now
+                } else {
+                    guard client.combiner == combiner, client.status == .online || client.status == .stale else { continue }
+                    client.status = .offline
+                }
+                client.updatedAt = now
+                try client.save(db)
+            }
+            for id in online.subtracting(seen) {
+                var client = ClientRecord(clientId: id, name: id, combiner: combiner, combinerPreferred: nil, ip: nil, package: nil, now: now)
+                client.status = .online
+                try client.insert(db)
+            }
+        }
+    }
+}

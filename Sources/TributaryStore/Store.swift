@@ -1,0 +1,78 @@
+import Foundation
+import GRDB
+import TributaryModel
+
+/// The controller's durable state: one SQLite file (WAL) under the data directory, with
+/// model blobs beside it as files named by id. Every write goes through GRDB.
+public final class Store: Sendable {
+    public let directory: URL
+    public let database: DatabasePool
+    public let models: ModelFileStore
+
+    /// Opens (or creates) the store in `directory` and migrates the schema.
+    public init(directory: URL) throws {
+        self.directory = directory
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        var config = Configuration()
+        config.busyMode = .timeout(5)
+        // DatabasePool uses WAL; synchronous=FULL makes each commit durable on return.
+        config.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        database = try DatabasePool(path: directory.appendingPathComponent("tributary.sqlite").path, configuration: config)
+        try Self.migrator.migrate(database)
+        models = try ModelFileStore(directory: directory.appendingPathComponent("models"))
+    }
+
+    /// Creates or updates a row.
+    public func save<R: PersistableRecord & Sendable>(_ record: R) throws {
+        try database.write { db in try record.save(db) }
+    }
+
+    /// Fetches a row by primary key.
+    public func fetch<R: FetchableRecord & TableRecord & Sendable>(_ type: R.Type, id: String) throws -> R? {
+        try database.read { db in try R.fetchOne(db, key: id) }
+    }
+
+    /// Fetches rows with a plain filter (used by the services, not the REST facade).
+    public func fetchAll<R: FetchableRecord & TableRecord & Sendable>(_ type: R.Type, where column: String, equals value: String) throws -> [R] {
+        try database.read { db in try R.filter(Column(column) == value).fetchAll(db) }
+    }
+
+    /// Stores a model: file first (written, fsynced, checksummed), then its row, so a row
+    /// never points at a file that is not fully on disk.
+    @discardableResult
+    public func storeModel(_ model: Model, id: String = Store.newId(), parent: String?, sessionId: String?, roundNumber: Int?, name: String?) throws -> ModelRecord {
+        try models.write(model, id: id)
+        let record = ModelRecord(modelId: id, model: model, parent: parent, sessionId: sessionId, roundNumber: roundNumber, name: name)
+        try save(record)
+        return record
+    }
+
+    /// Loads a stored model and checks it against its row's checksum.
+    public func loadModel(id: String) throws -> Model {
+        guard let record = try fetch(ModelRecord.self, id: id) else { throw StoreError.notFound("model \(id)") }
+        let model = try models.read(id: id)
+        guard String(model.checksum, radix: 16) == record.checksum else {
+            throw StoreError.corrupt("model file \(id) does not match its recorded checksum")
+        }
+        return model
+    }
+
+    /// A fresh id: 32 lowercase hex characters (uuid4 without dashes reads badly in URLs).
+    public static func newId() -> String {
+        UUID().uuidString.lowercased()
+    }
+}
+
+public enum StoreError: Error, Sendable, CustomStringConvertible {
+    case notFound(String)
+    case corrupt(String)
+    case invalidQuery(String)
+
+    public var description: String {
+        switch self {
+        case .notFound(let s): "\(s) not found"
+        case .corrupt(let s): s
+        case .invalidQuery(let s): s
+        }
+    }
+}

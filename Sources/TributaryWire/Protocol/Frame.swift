@@ -1,0 +1,122 @@
+import Foundation
+import TributaryModel
+
+/// One decoded protocol frame: its kind, JSON metadata and a zero-copy view of its payload.
+///
+/// A frame decoded from a `Message` keeps that message alive, and `payload` points into the
+/// message body: read it while the frame is alive, never store the pointer.
+public struct Frame: @unchecked Sendable {
+    public let kind: MessageKind
+    public let metadata: Data
+    public let payload: UnsafeRawBufferPointer
+    /// Keeps the memory behind `payload` alive.
+    private let owner: AnyObject?
+
+    /// Largest payload accepted by default: a 16 MiB chunk. Receivers set the nng receive-size
+    /// limit to `FrameLimits.receiveMaxSize`, so larger messages never arrive at all.
+    public static let defaultMaxPayload = 16 << 20
+
+    /// Decodes and checks a frame: header, lengths (exact, no trailing bytes), kind, and the
+    /// payload checksum. Throws a `WireError` that can be sent back as an error reply.
+    public static func decode(_ message: Message, maxPayload: Int = defaultMaxPayload) throws(WireError) -> Frame {
+        try decode(UnsafeRawBufferPointer(message.body), owner: message, maxPayload: maxPayload)
+    }
+
+    /// Decodes from raw bytes that `owner` keeps alive (tests and fuzzing use `[UInt8]` boxes).
+    public static func decode(_ body: UnsafeRawBufferPointer, owner: AnyObject?, maxPayload: Int = defaultMaxPayload) throws(WireError) -> Frame {
+        let header = try FrameHeader.read(from: body)
+        guard let kind = MessageKind(rawValue: header.kind) else {
+            throw WireError(.unknownKind, "unknown message kind \(header.kind)")
+        }
+        let metadataLength = Int(header.metadataLength)
+        guard metadataLength <= FrameHeader.maxMetadataLength else {
+            throw WireError(.tooLarge, "metadata of \(metadataLength) bytes exceeds \(FrameHeader.maxMetadataLength)")
+        }
+        guard header.payloadLength <= UInt64(maxPayload) else {
+            throw WireError(.tooLarge, "payload of \(header.payloadLength) bytes exceeds \(maxPayload)")
+        }
+        let payloadLength = Int(header.payloadLength)
+        let payloadOffset = payloadLength == 0 ? FrameHeader.size + metadataLength : FrameHeader.payloadOffset(metadataLength: metadataLength)
+        guard payloadOffset + payloadLength == body.count else {
+            throw WireError(.malformed, "frame is \(body.count) bytes but its header describes \(payloadOffset + payloadLength)")
+        }
+        let payload = UnsafeRawBufferPointer(rebasing: body[payloadOffset..<(payloadOffset + payloadLength)])
+        let checksum = payloadLength == 0 ? 0 : Checksum.xxh3(payload)
+        guard checksum == header.payloadChecksum else {
+            throw WireError(.checksumMismatch, "payload checksum mismatch")
+        }
+        let metadata = Data(UnsafeRawBufferPointer(rebasing: body[FrameHeader.size..<(FrameHeader.size + metadataLength)]))
+        return Frame(kind: kind, metadata: metadata, payload: payload, owner: owner)
+    }
+
+    /// Decodes the JSON metadata as `T`; a decoding failure is a `.malformed` wire error.
+    public func decodeMetadata<T: Decodable>(_ type: T.Type) throws(WireError) -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: metadata)
+        } catch {
+            throw WireError(.malformed, "bad \(kind) metadata: \(Self.describe(error))")
+        }
+    }
+
+    /// Encodes a frame into a new nng message: header, metadata, padding, payload (one copy
+    /// of the payload, straight into the message body).
+    public static func encode<M: Encodable>(
+        _ kind: MessageKind, _ metadata: M, payload: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
+    ) throws -> Message {
+        let meta = try JSONEncoder().encode(metadata)
+        let payloadOffset = payload.isEmpty ? FrameHeader.size + meta.count : FrameHeader.payloadOffset(metadataLength: meta.count)
+        let message = try Message(capacity: payloadOffset + payload.count)
+        let body = message.body
+        let checksum = payload.isEmpty ? 0 : Checksum.xxh3(payload)
+        FrameHeader(kind: kind, metadataLength: meta.count, payloadLength: payload.count, payloadChecksum: checksum).write(to: body)
+        meta.withUnsafeBytes { body.baseAddress!.advanced(by: FrameHeader.size).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        let padStart = FrameHeader.size + meta.count
+        if payloadOffset > padStart {
+            body.baseAddress!.advanced(by: padStart).initializeMemory(as: UInt8.self, repeating: 0, count: payloadOffset - padStart)
+        }
+        if !payload.isEmpty {
+            body.baseAddress!.advanced(by: payloadOffset).copyMemory(from: payload.baseAddress!, byteCount: payload.count)
+        }
+        return message
+    }
+
+    /// An error reply carrying `error`'s code and message.
+    public static func errorReply(_ error: WireError) -> Message? {
+        try? encode(.error, ErrorReply(code: error.code, message: error.message))
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        switch error {
+        case DecodingError.keyNotFound(let key, _): "missing field '\(key.stringValue)'"
+        case DecodingError.typeMismatch(_, let ctx), DecodingError.valueNotFound(_, let ctx):
+            "wrong type at '\(ctx.codingPath.map(\.stringValue).joined(separator: "."))'"
+        case DecodingError.dataCorrupted(let ctx): "invalid JSON (\(ctx.debugDescription))"
+        default: "\(error)"
+        }
+    }
+
+    private init(kind: MessageKind, metadata: Data, payload: UnsafeRawBufferPointer, owner: AnyObject?) {
+        self.kind = kind
+        self.metadata = metadata
+        self.payload = payload
+        self.owner = owner
+    }
+}
+
+/// Metadata of an `.error` reply.
+public struct ErrorReply: Codable, Sendable {
+    public var code: WireError.Code
+    public var message: String
+}
+
+/// Metadata of frames that need none.
+public struct Empty: Codable, Sendable {
+    public init() {}
+}
+
+/// Sizes every endpoint agrees on.
+public enum FrameLimits {
+    /// The nng receive-size limit on every socket: the largest chunk plus header, metadata and
+    /// slack. Anything larger is dropped by nng before it is allocated in full.
+    public static let receiveMaxSize = Frame.defaultMaxPayload + FrameHeader.maxMetadataLength + 4096
+}

@@ -1,0 +1,110 @@
+import TributaryModel
+
+/// What a job asks of its participants.
+public enum JobKind: String, Codable, Sendable {
+    case train
+    case validate
+}
+
+/// A round order: the controller asks a combiner to run one job (a training or validation
+/// step of one round) with its clients. Sent in heartbeat replies, nudged over PUB.
+public struct JobOrder: Codable, Sendable, Equatable {
+    public var jobId: String
+    public var sessionId: String
+    public var round: Int
+    public var kind: JobKind
+    public var modelId: String
+    /// Bytes per transfer chunk for this job (model download and update upload alike).
+    public var chunkSize: Int
+    public var config: TrainingConfig
+    /// Seconds the combiner may wait for its clients before it must report.
+    public var timeoutSeconds: Double
+    /// Fewest accepted client results this combiner needs to report success.
+    public var minClients: Int
+    /// Most clients this combiner should select (nil: all it has).
+    public var maxClients: Int?
+    /// Close early after this many accepted results (nil: wait for all selected).
+    public var bufferSize: Int?
+
+    public init(
+        jobId: String, sessionId: String, round: Int, kind: JobKind, modelId: String, chunkSize: Int,
+        config: TrainingConfig, timeoutSeconds: Double, minClients: Int, maxClients: Int? = nil, bufferSize: Int? = nil
+    ) {
+        self.jobId = jobId
+        self.sessionId = sessionId
+        self.round = round
+        self.kind = kind
+        self.modelId = modelId
+        self.chunkSize = chunkSize
+        self.config = config
+        self.timeoutSeconds = timeoutSeconds
+        self.minClients = minClients
+        self.maxClients = maxClients
+        self.bufferSize = bufferSize
+    }
+}
+
+/// A task for one client: the client's view of a job.
+public struct ClientTask: Codable, Sendable, Equatable {
+    public var jobId: String
+    public var sessionId: String
+    public var round: Int
+    public var kind: JobKind
+    public var modelId: String
+    public var chunkSize: Int
+    public var config: TrainingConfig
+
+    public init(order: JobOrder) {
+        jobId = order.jobId
+        sessionId = order.sessionId
+        round = order.round
+        kind = order.kind
+        modelId = order.modelId
+        chunkSize = order.chunkSize
+        config = order.config
+    }
+}
+
+/// A PUB notice: "job `jobId` is waiting; heartbeat now to learn whether it is yours".
+public struct JobNotice: Codable, Sendable {
+    public var jobId: String
+    public init(jobId: String) { self.jobId = jobId }
+}
+
+/// A combiner's report of a job that ends without a partial upload: validation metrics, or
+/// a failure with its reason.
+public struct JobReport: Codable, Sendable {
+    public var jobId: String
+    public var combiner: String
+    public var succeeded: Bool
+    public var reason: String?
+    /// Total example count behind `metrics` (weights of the weighted mean).
+    public var weight: Double
+    public var clientsReported: [String]
+    public var metrics: [String: Double]
+
+    public init(jobId: String, combiner: String, succeeded: Bool, reason: String? = nil, weight: Double, clientsReported: [String], metrics: [String: Double]) {
+        self.jobId = jobId
+        self.combiner = combiner
+        self.succeeded = succeeded
+        self.reason = reason
+        self.weight = weight
+        self.clientsReported = clientsReported
+        self.metrics = metrics
+    }
+}
+
+/// A client's validation result for a validate job.
+public struct ValidationReport: Codable, Sendable {
+    public var jobId: String
+    public var clientId: String
+    public var numExamples: Int
+    public var metrics: [String: Double]
+
+    public init(jobId: String, clientId: String, numExamples: Int, metrics: [String: Double]) {
+        self.jobId = jobId
+        self.clientId = clientId
+        self.numExamples = numExamples
+        self.metrics = metrics
+    }
+}

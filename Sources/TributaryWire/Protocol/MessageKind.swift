@@ -1,0 +1,35 @@
+/// Every message kind of wire protocol v1. Requests and their replies are paired; notices go
+/// over PUB/SUB and only say "something is waiting" — the receiver pulls the truth over REQ/REP.
+public enum MessageKind: UInt16, Sendable, CaseIterable {
+    // Generic replies.
+    case error = 1
+    case ack = 2
+
+    // Combiner → controller.
+    case combinerRegister = 10
+    case combinerRegistered = 11
+    case combinerHeartbeat = 12
+    case combinerHeartbeatReply = 13
+    case submitPartial = 14          // chunked partial aggregate (payload), reply: uploadReceipt
+    case submitJobReport = 15        // validation metrics or a failure, reply: ack
+
+    // Client → combiner.
+    case clientRegister = 20
+    case clientRegistered = 21
+    case clientHeartbeat = 22
+    case clientHeartbeatReply = 23
+    case submitUpdate = 24           // chunked client update (payload), reply: uploadReceipt
+    case submitValidation = 25       // validation metrics, reply: ack
+
+    // Model download, served by the controller (to combiners) and by combiners (to clients).
+    case getModelInfo = 30
+    case modelInfo = 31
+    case getModelChunk = 32
+    case modelChunk = 33             // payload
+
+    case uploadReceipt = 40
+
+    // PUB notices.
+    case roundNotice = 50            // controller → combiners
+    case taskNotice = 51             // combiner → clients
+}

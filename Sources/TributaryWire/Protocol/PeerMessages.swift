@@ -1,0 +1,79 @@
+/// Combiner → controller: join (idempotent: the same name takes its old place).
+public struct CombinerRegister: Codable, Sendable {
+    public var name: String
+    /// Where clients reach this combiner: its REP and PUB addresses.
+    public var replyAddress: String
+    public var publishAddress: String
+
+    public init(name: String, replyAddress: String, publishAddress: String) {
+        self.name = name
+        self.replyAddress = replyAddress
+        self.publishAddress = publishAddress
+    }
+}
+
+public struct CombinerRegistered: Codable, Sendable {
+    public var combinerId: String
+    public var heartbeatSeconds: Double
+    /// The controller's PUB address, for round notices.
+    public var publishAddress: String
+    public init(combinerId: String, heartbeatSeconds: Double, publishAddress: String) {
+        self.combinerId = combinerId
+        self.heartbeatSeconds = heartbeatSeconds
+        self.publishAddress = publishAddress
+    }
+}
+
+public struct CombinerHeartbeat: Codable, Sendable {
+    public var name: String
+    /// Ids of the clients currently online at this combiner.
+    public var clients: [String]
+    public init(name: String, clients: [String]) {
+        self.name = name
+        self.clients = clients
+    }
+}
+
+/// The truth a heartbeat pulls: the job this combiner should be running, if any.
+public struct CombinerHeartbeatReply: Codable, Sendable {
+    public var job: JobOrder?
+    /// Set when the controller does not know this combiner (it restarted): register again.
+    public var mustRegister: Bool
+    public init(job: JobOrder?, mustRegister: Bool = false) {
+        self.job = job
+        self.mustRegister = mustRegister
+    }
+}
+
+/// Client → combiner: join (idempotent per client id).
+public struct ClientRegister: Codable, Sendable {
+    public var clientId: String
+    public var name: String
+    public init(clientId: String, name: String) {
+        self.clientId = clientId
+        self.name = name
+    }
+}
+
+public struct ClientRegistered: Codable, Sendable {
+    public var combiner: String
+    public var heartbeatSeconds: Double
+    public init(combiner: String, heartbeatSeconds: Double) {
+        self.combiner = combiner
+        self.heartbeatSeconds = heartbeatSeconds
+    }
+}
+
+public struct ClientHeartbeat: Codable, Sendable {
+    public var clientId: String
+    public init(clientId: String) { self.clientId = clientId }
+}
+
+public struct ClientHeartbeatReply: Codable, Sendable {
+    public var task: ClientTask?
+    public var mustRegister: Bool
+    public init(task: ClientTask?, mustRegister: Bool = false) {
+        self.task = task
+        self.mustRegister = mustRegister
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import TributaryModel
+
+/// Serving a model in chunks (controller → combiners, combiner → clients) and fetching one.
+public enum ModelTransfer {
+    /// The reply to `getModelInfo` for `model`.
+    public static func infoReply(modelId: String, model: Model, chunkSize: Int, checksum: UInt64) throws -> Message {
+        let plan = ChunkPlan(spec: model.spec, chunkSize: chunkSize)
+        let info = ModelInfo(modelId: modelId, spec: model.spec, totalBytes: model.spec.totalBytes, chunkCount: plan.chunks.count, checksum: checksum)
+        return try Frame.encode(.modelInfo, info)
+    }
+
+    /// The reply to `getModelChunk`: one chunk of the flat data, copied once into the message.
+    public static func chunkReply(_ request: GetModelChunk, model: Model) throws -> Message {
+        guard request.chunkSize >= 64, request.chunkSize <= Frame.defaultMaxPayload else {
+            throw WireError(.malformed, "chunk size \(request.chunkSize) is outside 64...\(Frame.defaultMaxPayload)")
+        }
+        let plan = ChunkPlan(spec: model.spec, chunkSize: request.chunkSize)
+        guard request.index >= 0, request.index < plan.chunks.count else {
+            throw WireError(.malformed, "chunk index \(request.index) out of range 0..<\(plan.chunks.count)")
+        }
+        let range = plan.chunks[request.index]
+        return try model.data.withUnsafeBytes { raw in
+            try Frame.encode(.modelChunk, ModelChunk(modelId: request.modelId, index: request.index, offset: range.lowerBound),
+                             payload: UnsafeRawBufferPointer(rebasing: raw[range]))
+        }
+    }
+
+    /// Downloads a model chunk by chunk and checks its layout and checksum before returning it.
+    public static func download(modelId: String, chunkSize: Int, from peer: PeerConnection, timeout: Duration) async throws -> Model {
+        let info = try await peer.call(.getModelInfo, GetModelInfo(modelId: modelId, chunkSize: chunkSize),
+                                       expecting: .modelInfo, as: ModelInfo.self, timeout: timeout)
+        try info.spec.validate()
+        guard info.totalBytes == info.spec.totalBytes, let expected = info.checksumValue else {
+            throw WireError(.malformed, "model info for \(modelId) is inconsistent")
+        }
+        let plan = ChunkPlan(spec: info.spec, chunkSize: chunkSize)
+        guard plan.chunks.count == info.chunkCount else {
+            throw WireError(.malformed, "model \(modelId) has \(info.chunkCount) chunks, expected \(plan.chunks.count)")
+        }
+        var data = [UInt8](repeating: 0, count: info.totalBytes)
+        for (index, range) in plan.chunks.enumerated() {
+            let frame = try await peer.call(.getModelChunk, GetModelChunk(modelId: modelId, chunkSize: chunkSize, index: index),
+                                            expecting: .modelChunk, timeout: timeout)
+            let meta = try frame.decodeMetadata(ModelChunk.self)
+            guard meta.index == index, meta.offset == range.lowerBound, frame.payload.count == range.count else {
+                throw WireError(.malformed, "chunk \(index) of model \(modelId) does not cover \(range)")
+            }
+            if !range.isEmpty {
+                data.withUnsafeMutableBytes { dst in
+                    dst.baseAddress!.advanced(by: range.lowerBound).copyMemory(from: frame.payload.baseAddress!, byteCount: range.count)
+                }
+            }
+        }
+        guard Checksum.xxh3(data) == expected else { throw WireError(.checksumMismatch, "model \(modelId) failed its checksum") }
+        return try Model(spec: info.spec, data: data)
+    }
+
+    /// Uploads an update (or partial aggregate) chunk by chunk. A `.busy` answer (no staging
+    /// room at the receiver) is retried with back-off until `deadline`; any other error ends
+    /// the upload and is thrown.
+    public static func upload(
+        _ model: Model, kind: MessageKind, header: UploadChunk, chunkSize: Int, to peer: PeerConnection,
+        timeout: Duration, deadline: ContinuousClock.Instant
+    ) async throws -> UploadReceipt {
+        let plan = ChunkPlan(spec: model.spec, chunkSize: chunkSize)
+        var receipt = UploadReceipt(status: .stored, chunksReceived: 0)
+        for (index, range) in plan.chunks.enumerated() {
+            var meta = header
+            meta.index = index
+            meta.chunkCount = plan.chunks.count
+            meta.offset = range.lowerBound
+            meta.totalBytes = model.spec.totalBytes
+            var backoff = Duration.milliseconds(20)
+            while true {
+                // A fresh message per attempt: nng owns a message once it is sent.
+                let request = try model.data.withUnsafeBytes { raw in
+                    try Frame.encode(kind, meta, payload: UnsafeRawBufferPointer(rebasing: raw[range]))
+                }
+                do {
+                    receipt = try await peer.send(request, expecting: .uploadReceipt, timeout: timeout).decodeMetadata(UploadReceipt.self)
+                    break
+                } catch let error as WireError where error.isRetryable && ContinuousClock.now + backoff < deadline {
+                    try await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, .seconds(1))
+                }
+            }
+        }
+        return receipt
+    }
+}

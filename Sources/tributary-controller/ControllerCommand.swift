@@ -1,0 +1,42 @@
+import ArgumentParser
+import Foundation
+import Logging
+import TributaryController
+import TributaryWire
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+@main
+struct ControllerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tributary-controller",
+        abstract: "Run a Tributary controller: sessions, rounds, durable state (SQLite) and the REST API.",
+        discussion: "Combiners dial --listen and subscribe to --publish; users and clients use the REST API on --http-host:--http-port.")
+
+    @Option(help: "Directory for the SQLite database and model files.")
+    var dataDir: String = "./tributary-data"
+    @Option(help: "REST API bind host.")
+    var httpHost: String = "127.0.0.1"
+    @Option(help: "REST API port.")
+    var httpPort: Int = 8092
+    @Option(help: "nng REP address combiners send requests to.")
+    var listen: String = "tcp://127.0.0.1:7100"
+    @Option(help: "nng PUB address for round notices.")
+    var publish: String = "tcp://127.0.0.1:7101"
+    @Option(help: "Heartbeat interval asked of combiners, in seconds (stale after 2 missed, offline after 5).")
+    var heartbeat: Double = 1
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func run() async throws {
+        let logger = LogSetup.bootstrap(label: "tributary.controller", level: logLevel)
+        var config = ControllerConfiguration(dataDirectory: URL(fileURLWithPath: dataDir))
+        config.httpHost = httpHost
+        config.httpPort = httpPort
+        config.replyAddress = listen
+        config.publishAddress = publish
+        config.heartbeatInterval = .milliseconds(Int64(heartbeat * 1000))
+        let service = try ControllerService(configuration: config, logger: logger)
+        try await service.run()
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A minimal JSON client for the controller's REST API.
+struct RESTClient: Sendable {
+    struct Failure: Error, CustomStringConvertible {
+        let status: Int
+        let message: String
+        var description: String { status == 0 ? message : "HTTP \(status): \(message)" }
+    }
+
+    let baseURL: URL
+
+    func get(_ path: String, headers: [String: String] = [:]) async throws -> Any {
+        try await send("GET", path, body: nil, contentType: nil, headers: headers)
+    }
+
+    func post(_ path: String, json: [String: Any]) async throws -> Any {
+        try await send("POST", path, body: try JSONSerialization.data(withJSONObject: json), contentType: "application/json")
+    }
+
+    func upload(_ path: String, file: URL, name: String?) async throws -> Any {
+        let boundary = "tributary-\(UUID().uuidString)"
+        var body = Data()
+        func field(_ header: String, _ content: Data) {
+            body.append(Data("--\(boundary)\r\n\(header)\r\n\r\n".utf8))
+            body.append(content)
+            body.append(Data("\r\n".utf8))
+        }
+        field("Content-Disposition: form-data; name=\"file\"; filename=\"\(file.lastPathComponent)\"\r\nContent-Type: application/octet-stream", try Data(contentsOf: file))
+        if let name { field("Content-Disposition: form-data; name=\"name\"", Data(name.utf8)) }
+        body.append(Data("--\(boundary)--\r\n".utf8))
+        return try await send("POST", path, body: body, contentType: "multipart/form-data; boundary=\(boundary)")
+    }
+
+    private func send(_ method: String, _ path: String, body: Data?, contentType: String?, headers: [String: String] = [:]) async throws -> Any {
+        guard let url = URL(string: path, relativeTo: baseURL) else { throw Failure(status: 0, message: "bad path \(path)") }
+        var request = URLRequest(url: url)
+        request.httpMethod = method
+        request.httpBody = body
+        request.timeoutInterval = 30
+        if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
+        for (key, value) in headers { request.setValue(value, forHTTPHeaderField: key) }
+        let data: Data
+        let response: URLResponse
+        do {
+            (data, response) = try await URLSession.shared.data(for: request)
+        } catch {
+            throw Failure(status: 0, message: "cannot reach the controller at \(baseURL.absoluteString): \(error.localizedDescription)")
+        }
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        guard (200..<300).contains(status) else {
+            let message = (object as? [String: Any])?["message"] as? String ?? String(decoding: data.prefix(300), as: UTF8.self)
+            throw Failure(status: status, message: message)
+        }
+        return object ?? [:]
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Starts the real executables (controller, combiners, clients) as separate processes on
+/// free loopback ports, talks to the controller's REST API, and kills everything at the end.
+final class TestNetwork: @unchecked Sendable {
+    let directory: URL
+    let httpPort: Int
+    let controllerReply: String
+    let controllerPublish: String
+    var controllerURL: URL { URL(string: "http://127.0.0.1:\(httpPort)")! }
+    private(set) var processes: [String: Process] = [:]
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tributary-e2e-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        httpPort = try Self.freePort()
+        controllerReply = "tcp://127.0.0.1:\(try Self.freePort())"
+        controllerPublish = "tcp://127.0.0.1:\(try Self.freePort())"
+    }
+
+    deinit { stopAll() }
+
+    /// Directory holding the built executables (the test bundle's own build directory).
+    static let binDirectory: URL = {
+        let fromBundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        if FileManager.default.fileExists(atPath: fromBundle.appendingPathComponent("tributary-controller").path) { return fromBundle }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug")
+    }()
+
+    @discardableResult
+    func start(_ role: String, executable: String, arguments: [String]) throws -> Process {
+        let process = Process()
+        process.executableURL = Self.binDirectory.appendingPathComponent(executable)
+        process.arguments = arguments
+        let log = directory.appendingPathComponent("\(role).log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        processes[role] = process
+        return process
+    }
+
+    func startController(heartbeat: Double = 0.5) throws {
+        try start("controller", executable: "tributary-controller", arguments: [
+            "--data-dir", directory.appendingPathComponent("data").path, "--http-port", "\(httpPort)",
+            "--listen", controllerReply, "--publish", controllerPublish, "--heartbeat", "\(heartbeat)",
+        ])
+    }
+
+    func startCombiner(_ name: String) throws {
+        try start(name, executable: "tributary-combiner", arguments: [
+            "--name", name, "--controller", controllerReply,
+            "--listen", "tcp://127.0.0.1:\(try Self.freePort())", "--publish", "tcp://127.0.0.1:\(try Self.freePort())",
+        ])
+    }
+
+    func startClient(_ id: String, partition: String, extra: [String] = []) throws {
+        try start(id, executable: "tributary-client", arguments: [
+            "--controller", controllerURL.absoluteString, "--client-id", id, "--partition", partition,
+        ] + extra)
+    }
+
+    /// Runs a short-lived executable to completion and returns its exit status.
+    func runToEnd(_ executable: String, _ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = Self.binDirectory.appendingPathComponent(executable)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    func signal(_ role: String, _ signal: Int32) {
+        if let pid = processes[role]?.processIdentifier { kill(pid, signal) }
+    }
+
+    func stopAll() {
+        for process in processes.values where process.isRunning {
+            kill(process.processIdentifier, SIGCONT)
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        processes = [:]
+    }
+
+    /// The tail of a process's log, for failure messages.
+    func log(_ role: String) -> String {
+        let text = (try? String(contentsOf: directory.appendingPathComponent("\(role).log"), encoding: .utf8)) ?? ""
+        return String(text.suffix(3000))
+    }
+
+    // MARK: REST
+
+    func request(_ method: String, _ path: String, json: Any? = nil, headers: [String: String] = [:]) async throws -> (status: Int, body: Any?) {
+        var request = URLRequest(url: URL(string: path, relativeTo: controllerURL)!)
+        request.httpMethod = method
+        request.timeoutInterval = 10
+        if let json {
+            request.httpBody = try JSONSerialization.data(withJSONObject: json)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]))
+    }
+
+    func get(_ path: String, headers: [String: String] = [:]) async throws -> Any? {
+        try await request("GET", path, headers: headers).body
+    }
+
+    /// Polls until `condition` holds or `timeout` passes; returns whether it held.
+    func waitFor(timeout: Duration, _ condition: () async throws -> Bool) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if (try? await condition()) == true { return true }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        return false
+    }
+
+    func count(_ path: String) async throws -> Int {
+        try await get(path) as? Int ?? -1
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}

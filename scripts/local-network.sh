@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Spawn a local multi-process Tributary topology: one controller, C combiners and N clients,
+# each its own OS process logging to its own file under the run directory.
+#
+#   scripts/local-network.sh up [--combiners C] [--clients N] [--run-dir DIR] [--http-port P]
+#                               [--port-base B] [--partition iid|dirichlet:ALPHA] [--release]
+#   scripts/local-network.sh status [--run-dir DIR]
+#   scripts/local-network.sh down   [--run-dir DIR]
+#
+# `up` builds if needed, starts everything in the background, waits until every client is
+# registered and a seed model for the built-in trainer is stored, then prints
+# `controller: http://HOST:PORT`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+cmd=${1:-}; shift || true
+combiners=2; clients=4; run_dir=run/local; http_port=8092; port_base=7100; partition=iid; config=debug
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --combiners) combiners=$2; shift 2 ;;
+    --clients) clients=$2; shift 2 ;;
+    --run-dir) run_dir=$2; shift 2 ;;
+    --http-port) http_port=$2; shift 2 ;;
+    --port-base) port_base=$2; shift 2 ;;
+    --partition) partition=$2; shift 2 ;;
+    --release) config=release; shift ;;
+    *) echo "unknown option: $1" >&2; exit 2 ;;
+  esac
+done
+pids="$run_dir/pids"
+
+status() {
+  [ -f "$pids" ] || { echo "no network in $run_dir"; return 0; }
+  while read -r role pid; do
+    if kill -0 "$pid" 2>/dev/null; then echo "$role pid $pid running"; else echo "$role pid $pid exited"; fi
+  done < "$pids"
+}
+
+down() {
+  [ -f "$pids" ] || return 0
+  # Clients first, then combiners, then the controller; SIGTERM and a bounded wait, then SIGKILL.
+  for role in client combiner controller; do
+    grep "^$role" "$pids" | while read -r _ pid; do kill -TERM "$pid" 2>/dev/null || true; done
+    for _ in $(seq 50); do
+      alive=0
+      while read -r r pid; do case "$r" in $role*) kill -0 "$pid" 2>/dev/null && alive=1 ;; esac; done < "$pids"
+      [ $alive = 0 ] && break
+      sleep 0.1
+    done
+    grep "^$role" "$pids" | while read -r _ pid; do kill -KILL "$pid" 2>/dev/null || true; done
+  done
+  rm -f "$pids"
+  echo "network in $run_dir stopped"
+}
+
+up() {
+  [ -f "$pids" ] && { echo "a network is already up in $run_dir (scripts/local-network.sh down first)" >&2; exit 1; }
+  swift build -q -c "$config" >&2
+  bin=$(swift build -c "$config" --show-bin-path)
+  mkdir -p "$run_dir/logs"
+  rm -rf "$run_dir/data"
+  : > "$pids"
+  # nng receives large messages with malloc; huge pages avoid the page-fault cliff (notes/nng.md §5.1).
+  export GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+  local controller_url="http://127.0.0.1:$http_port"
+  local c_rep="tcp://127.0.0.1:$port_base" c_pub="tcp://127.0.0.1:$((port_base + 1))"
+
+  "$bin/tributary-controller" --data-dir "$run_dir/data" --http-port "$http_port" --listen "$c_rep" --publish "$c_pub" \
+    > "$run_dir/logs/controller.log" 2>&1 &
+  echo "controller $!" >> "$pids"
+  for i in $(seq 0 $((combiners - 1))); do
+    "$bin/tributary-combiner" --name "combiner-$i" --controller "$c_rep" \
+      --listen "tcp://127.0.0.1:$((port_base + 100 + 2 * i))" --publish "tcp://127.0.0.1:$((port_base + 101 + 2 * i))" \
+      > "$run_dir/logs/combiner-$i.log" 2>&1 &
+    echo "combiner-$i $!" >> "$pids"
+  done
+  "$bin/tributary" wait --controller "$controller_url" --combiners "$combiners" --timeout 60 >&2
+
+  "$bin/tributary-client" seed-model --out "$run_dir/seed.npz" >&2
+  "$bin/tributary" upload-model --controller "$controller_url" "$run_dir/seed.npz" --name seed >&2
+
+  for i in $(seq 0 $((clients - 1))); do
+    "$bin/tributary-client" --controller "$controller_url" --client-id "client-$i" \
+      --partition "$i/$clients" --scheme "$partition" > "$run_dir/logs/client-$i.log" 2>&1 &
+    echo "client-$i $!" >> "$pids"
+  done
+  "$bin/tributary" wait --controller "$controller_url" --combiners "$combiners" --clients "$clients" --models 1 --timeout 60 >&2
+  echo "logs: $run_dir/logs"
+  echo "controller: $controller_url"
+}
+
+case "$cmd" in
+  up) up ;;
+  status) status ;;
+  down) down ;;
+  *) echo "usage: $0 up|status|down [options]" >&2; exit 2 ;;
+esac
