@@ -91,6 +91,10 @@ let package = Package(
         .testTarget(name: "TributaryModelTests", dependencies: ["TributaryModel"]),
         .testTarget(name: "TributaryWireTests", dependencies: ["TributaryWire", "CNNG"]),
         .testTarget(name: "TributaryStoreTests", dependencies: ["TributaryStore"]),
+        .testTarget(name: "TributaryControllerTests", dependencies: [
+            "TributaryController", "TributaryStore", "TributaryModel", "TributaryWire",
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
         .testTarget(name: "TributaryClientTests", dependencies: ["TributaryClient"]),
         // Starts the real executables: depending on them makes `swift test` build them.
         .testTarget(name: "EndToEndTests", dependencies: [

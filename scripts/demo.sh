@@ -17,7 +17,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 run_dir=run/demo
-trap 'scripts/local-network.sh down --run-dir "$run_dir"' EXIT
+# Cleanup must finish even if a second Ctrl-C arrives while it runs.
+trap 'trap "" INT TERM; scripts/local-network.sh down --run-dir "$run_dir"' EXIT
 trap 'exit 130' INT TERM
 scripts/local-network.sh down --run-dir "$run_dir" >/dev/null
 controller=$(scripts/local-network.sh up --run-dir "$run_dir" --combiners "$combiners" --clients "$clients" "${extra[@]}" | sed -n 's/^controller: //p')

@@ -40,6 +40,9 @@ struct TaskExecutor: Sendable {
             }
         } catch {
             log.error("task failed", metadata: ["kind": "\(task.kind.rawValue)", "error": "\(error)"])
+            // Nothing is uploaded; tell the combiner so the round need not wait for us.
+            let failure = TaskFailure(jobId: task.jobId, clientId: clientId, reason: "\(error)")
+            _ = try? await peer.call(.taskFailed, failure, expecting: .ack, timeout: timeout)
         }
     }
 }

@@ -11,8 +11,10 @@ public struct CombinerConfiguration: Sendable {
     public var advertiseHost: String? = nil
     /// Concurrent client requests served.
     public var replyConcurrency: Int = 16
-    /// Memory for partly received multi-chunk client updates (bounded; senders retry when full).
-    public var maxStagingBytes: Int = 256 << 20
+    /// Memory for partly received multi-chunk uploads (senders get `busy` and retry when it is
+    /// full). One upload always fits, so peak memory is about 3× the model (global copy,
+    /// accumulator, one staged upload) plus this constant.
+    public var maxStagingBytes: Int = 64 << 20
     /// Per-request timeout towards the controller.
     public var requestTimeout: Duration = .seconds(30)
 

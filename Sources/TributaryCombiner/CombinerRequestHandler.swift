@@ -59,6 +59,10 @@ struct CombinerRequestHandler: Sendable {
             try await state.receiveValidation(frame.decodeMetadata(ValidationReport.self))
             return try Frame.encode(.ack, Empty())
 
+        case .taskFailed:
+            try await state.clientFailed(frame.decodeMetadata(TaskFailure.self))
+            return try Frame.encode(.ack, Empty())
+
         default:
             throw WireError(.unexpectedKind, "a combiner does not serve \(frame.kind)")
         }

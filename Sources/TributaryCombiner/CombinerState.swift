@@ -112,6 +112,14 @@ actor CombinerState {
         try job!.collector!.receiveMetrics(jobId: report.jobId, sender: report.clientId, weight: Double(report.numExamples), metrics: report.metrics)
     }
 
+    /// A selected client cannot deliver: stop waiting for it, keep its reason.
+    func clientFailed(_ failure: TaskFailure) {
+        guard job?.order.jobId == failure.jobId, job?.collector != nil else { return }
+        logger.warning("client task failed", metadata: ["client": "\(failure.clientId)", "job": "\(failure.jobId)", "reason": "\(failure.reason)"])
+        job!.collector!.markFailed(failure.clientId, reason: failure.reason)
+        wakeIfDone()
+    }
+
     /// Waits until every selected client answered (or `bufferSize` did), or `timeout` passes.
     func waitUntilDone(jobId: String, timeout: Duration) async {
         guard let job, job.order.jobId == jobId, let collector = job.collector, !collector.isDone else { return }

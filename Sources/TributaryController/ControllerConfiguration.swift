@@ -14,8 +14,10 @@ public struct ControllerConfiguration: Sendable {
     public var heartbeatInterval: Duration = .seconds(1)
     /// Concurrent requests served on the REP socket.
     public var replyConcurrency: Int = 8
-    /// Memory for partly received multi-chunk partials (bounded; senders retry when full).
-    public var maxStagingBytes: Int = 256 << 20
+    /// Memory for partly received multi-chunk uploads (senders get `busy` and retry when it is
+    /// full). One upload always fits, so peak memory is about 3× the model (global copy,
+    /// accumulator, one staged upload) plus this constant.
+    public var maxStagingBytes: Int = 64 << 20
 
     public init(dataDirectory: URL) {
         self.dataDirectory = dataDirectory

@@ -43,9 +43,8 @@ public final class ControllerService: Sendable {
 
     /// Serves nng and HTTP until cancelled or shut down gracefully.
     public func run() async throws {
-        let router = APIRouter.build(store: store, registry: registry, sessions: sessions)
         let app = Application(
-            router: router,
+            router: makeRouter(),
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "tributary-controller"),
             services: [NNGEndpoints(service: self)],
             logger: logger)
@@ -54,6 +53,11 @@ public final class ControllerService: Sendable {
             "data": "\(configuration.dataDirectory.path)",
         ])
         try await app.runService()
+    }
+
+    /// The REST API's router (tests drive it without a socket).
+    func makeRouter() -> Router<BasicRequestContext> {
+        APIRouter.build(store: store, registry: registry, sessions: sessions)
     }
 
     /// The nng side as a ServiceLifecycle service: the REP server and the liveness sweep.

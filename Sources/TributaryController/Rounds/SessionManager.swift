@@ -73,8 +73,9 @@ actor SessionManager {
             if let last = done.filter({ $0.status == .completed }).max(by: { $0.roundNumber < $1.roundNumber }), let out = last.modelOut {
                 modelId = out
             }
-            for number in first...max(first, session.sessionConfig.rounds) where number <= session.sessionConfig.rounds {
-                if Task.isCancelled { break }
+            var number = first
+            while number <= session.sessionConfig.rounds && !Task.isCancelled {
+                defer { number += 1 }
                 let round = try await runner.run(session: session, number: number, modelIn: modelId)
                 if let out = round.modelOut {
                     modelId = out

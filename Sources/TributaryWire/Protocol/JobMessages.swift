@@ -94,6 +94,20 @@ public struct JobReport: Codable, Sendable {
     }
 }
 
+/// A client's word that it cannot deliver for a task (its trainer failed or timed out), so
+/// the combiner stops waiting for it and records why.
+public struct TaskFailure: Codable, Sendable {
+    public var jobId: String
+    public var clientId: String
+    public var reason: String
+
+    public init(jobId: String, clientId: String, reason: String) {
+        self.jobId = jobId
+        self.clientId = clientId
+        self.reason = String(reason.prefix(4096))
+    }
+}
+
 /// A client's validation result for a validate job.
 public struct ValidationReport: Codable, Sendable {
     public var jobId: String

@@ -20,6 +20,7 @@ public enum MessageKind: UInt16, Sendable, CaseIterable {
     case clientHeartbeatReply = 23
     case submitUpdate = 24           // chunked client update (payload), reply: uploadReceipt
     case submitValidation = 25       // validation metrics, reply: ack
+    case taskFailed = 26             // the client could not do its task, reply: ack
 
     // Model download, served by the controller (to combiners) and by combiners (to clients).
     case getModelInfo = 30
