@@ -98,7 +98,7 @@ let package = Package(
         .testTarget(name: "TributaryClientTests", dependencies: ["TributaryClient"]),
         // Starts the real executables: depending on them makes `swift test` build them.
         .testTarget(name: "EndToEndTests", dependencies: [
-            "TributaryModel", "tributary-controller", "tributary-combiner", "tributary-client", "tributary",
+            "TributaryModel", "TributaryWire", "tributary-controller", "tributary-combiner", "tributary-client", "tributary",
         ]),
     ]
 )

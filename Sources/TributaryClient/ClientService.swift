@@ -86,9 +86,10 @@ public final class ClientService: Service, Sendable {
                     registered = true
                     logger.info("registered with combiner", metadata: ["combiner": "\(reply.combiner)"])
                 }
+                // Heartbeats fail fast, so a dead combiner is noticed within a few intervals.
                 let reply = try await attachment.peer.call(
                     .clientHeartbeat, ClientHeartbeat(clientId: configuration.clientId),
-                    expecting: .clientHeartbeatReply, as: ClientHeartbeatReply.self, timeout: timeout)
+                    expecting: .clientHeartbeatReply, as: ClientHeartbeatReply.self, timeout: Self.heartbeatTimeout(interval, cap: timeout))
                 failures = 0
                 if reply.mustRegister {
                     registered = false
@@ -108,6 +109,11 @@ public final class ClientService: Service, Sendable {
             await wakeup.wait(timeout: interval)
         }
         if failures > 0 { logger.warning("leaving combiner \(attachment.combiner); asking the controller again") }
+    }
+
+    /// How long one heartbeat may take: two intervals, at least 2 s, at most the request timeout.
+    static func heartbeatTimeout(_ interval: Duration, cap: Duration) -> Duration {
+        min(max(interval * 2, .seconds(2)), cap)
     }
 
     /// Claims the task if no other task runs and it was not run before.

@@ -48,10 +48,18 @@ public final class CombinerService: Service, Sendable {
             await withGracefulShutdownHandler {
                 await group.next()
             } onGracefulShutdown: {
-                self.shutdown()
+                Task {
+                    await self.leave()
+                    self.shutdown()
+                }
             }
             group.cancelAll()
         }
+    }
+
+    /// Tells the controller this combiner is going (best effort, bounded).
+    func leave() async {
+        _ = try? await controller.call(.combinerLeave, CombinerLeave(name: configuration.name), expecting: .ack, timeout: .seconds(2))
     }
 
     public func shutdown() {
@@ -74,7 +82,8 @@ public final class CombinerService: Service, Sendable {
                 }
                 let reply = try await controller.call(
                     .combinerHeartbeat, CombinerHeartbeat(name: configuration.name, clients: await state.onlineClients()),
-                    expecting: .combinerHeartbeatReply, as: CombinerHeartbeatReply.self, timeout: configuration.requestTimeout)
+                    expecting: .combinerHeartbeatReply, as: CombinerHeartbeatReply.self,
+                    timeout: min(max(heartbeat.withLock { $0 } * 2, .seconds(2)), configuration.requestTimeout))
                 if reply.mustRegister {
                     registered = false
                     continue

@@ -48,6 +48,7 @@ public final class ControllerService: Sendable {
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "tributary-controller"),
             services: [NNGEndpoints(service: self)],
             logger: logger)
+        try await sessions.resumeInterrupted()
         logger.info("controller listening", metadata: [
             "rest": "http://\(configuration.httpHost):\(configuration.httpPort)", "nng": "\(replyURL)", "pub": "\(publishURL)",
             "data": "\(configuration.dataDirectory.path)",

@@ -2,10 +2,13 @@ import Foundation
 import GRDB
 
 extension Store {
-    /// Clients currently assigned to each combiner (not offline), for least-loaded placement.
-    public func assignedClientCounts() throws -> [String: Int] {
+    /// Clients currently assigned to each combiner (not offline), for least-loaded placement;
+    /// `excluding` leaves out the client being placed, so re-adding it does not count itself.
+    public func assignedClientCounts(excluding clientId: String? = nil) throws -> [String: Int] {
         try database.read { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT combiner, COUNT(*) AS n FROM client WHERE status != 'offline' GROUP BY combiner")
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT combiner, COUNT(*) AS n FROM client WHERE status != 'offline' AND client_id IS NOT ? GROUP BY combiner",
+                arguments: [clientId])
             return Dictionary(uniqueKeysWithValues: rows.map { ($0["combiner"] as String, $0["n"] as Int) })
         }
     }

@@ -27,6 +27,11 @@ public final class Store: Sendable {
         try database.write { db in try record.save(db) }
     }
 
+    /// Inserts a new row; a constraint violation (duplicate key or unique value) throws.
+    public func insert<R: PersistableRecord & Sendable>(_ record: R) throws {
+        try database.write { db in try record.insert(db) }
+    }
+
     /// Fetches a row by primary key.
     public func fetch<R: FetchableRecord & TableRecord & Sendable>(_ type: R.Type, id: String) throws -> R? {
         try database.read { db in try R.fetchOne(db, key: id) }
@@ -57,7 +62,7 @@ public final class Store: Sendable {
         return model
     }
 
-    /// A fresh id: 32 lowercase hex characters (uuid4 without dashes reads badly in URLs).
+    /// A fresh id: a lowercase uuid4 string, as FEDn's ids are.
     public static func newId() -> String {
         UUID().uuidString.lowercased()
     }
@@ -74,5 +79,23 @@ public enum StoreError: Error, Sendable, CustomStringConvertible {
         case .corrupt(let s): s
         case .invalidQuery(let s): s
         }
+    }
+}
+
+extension Store {
+    /// Deletes the models of a session's round that no round row points at — what a crash
+    /// between storing a round's model and recording it leaves behind — so a re-run round
+    /// does not leave two models for one round.
+    public func deleteOrphanModels(sessionId: String, roundNumber: Int) throws {
+        let orphans: [String] = try database.write { db in
+            let ids = try String.fetchAll(db, sql: """
+                SELECT model_id FROM model WHERE session_id = ? AND round_number = ?
+                AND model_id NOT IN (SELECT model_out FROM round WHERE model_out IS NOT NULL)
+                AND model_id NOT IN (SELECT model_in FROM round)
+                """, arguments: [sessionId, roundNumber])
+            for id in ids { try db.execute(sql: "DELETE FROM model WHERE model_id = ?", arguments: [id]) }
+            return ids
+        }
+        for id in orphans { try? FileManager.default.removeItem(at: models.url(id: id)) }
     }
 }

@@ -8,26 +8,8 @@ import FoundationNetworking
 /// End-to-end with external-command trainers (the FEDn convention) that return fixed, known
 /// updates, so the stored global models can be checked exactly against FedAvg computed here.
 @Suite(.serialized) struct ExternalTrainerTests {
-    /// Writes `{out}` = `{in}` + delta and `{out}-metadata` with `num_examples`.
-    private func writeTrainer(_ net: TestNetwork) throws -> URL {
-        let script = net.directory.appendingPathComponent("train.py")
-        try """
-        import json, sys
-        import numpy as np
-        src, dst, delta, n = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
-        meta = json.load(open(src + "-metadata"))
-        assert "local_epochs" in meta, meta
-        arrays = dict(np.load(src))
-        np.savez(dst, **{k: v + np.asarray(delta, dtype=v.dtype) for k, v in arrays.items()})
-        json.dump({"num_examples": n, "train_loss": delta}, open(dst + "-metadata", "w"))
-        """.write(to: script, atomically: true, encoding: .utf8)
-        return script
-    }
-
     @Test func hierarchicalFedAvgOfKnownUpdatesIsExact() async throws {
-        guard (try? Process.run(URL(fileURLWithPath: "/usr/bin/env"), arguments: ["python3", "-c", "import numpy"]))
-            .map({ $0.waitUntilExit(); return $0.terminationStatus == 0 }) == true
-        else {
+        guard ScriptedTrainer.numpyAvailable else {
             if ProcessInfo.processInfo.environment["CI"] != nil { Issue.record("numpy is required in CI") }
             return
         }
@@ -44,11 +26,11 @@ import FoundationNetworking
         try NPZ.write(seed, to: seedFile)
         #expect(try net.runToEnd("tributary", ["upload-model", "--controller", net.controllerURL.absoluteString, seedFile.path]) == 0)
 
-        let script = try writeTrainer(net)
+        let script = try ScriptedTrainer.install(in: net.directory)
         // Least-loaded placement puts a and b on different combiners; c's trainer always fails.
-        try net.startClient("a", partition: "0/1", extra: ["--train-command", "python3 \(script.path) {in} {out} 1.0 100"])
+        try net.startClient("a", partition: "0/1", extra: ScriptedTrainer.command(script, delta: 1, examples: 100))
         #expect(await net.waitFor(timeout: .seconds(30)) { try await net.count("/api/v1/clients/count?status=online") == 1 })
-        try net.startClient("b", partition: "0/1", extra: ["--train-command", "python3 \(script.path) {in} {out} 3.0 300"])
+        try net.startClient("b", partition: "0/1", extra: ScriptedTrainer.command(script, delta: 3, examples: 300))
         #expect(await net.waitFor(timeout: .seconds(30)) { try await net.count("/api/v1/clients/count?status=online") == 2 })
         try net.startClient("c", partition: "0/1", extra: ["--train-command", "sh -c 'echo broken >&2; exit 1'"])
         #expect(await net.waitFor(timeout: .seconds(30)) { try await net.count("/api/v1/clients/count?status=online") == 3 })

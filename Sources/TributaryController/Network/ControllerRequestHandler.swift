@@ -41,6 +41,12 @@ struct ControllerRequestHandler: Sendable {
             }
             return try Frame.encode(.combinerHeartbeatReply, CombinerHeartbeatReply(job: await jobs.order(for: beat.name)))
 
+        case .combinerLeave:
+            let leave = try frame.decodeMetadata(CombinerLeave.self)
+            try await registry.leave(leave.name)
+            await jobs.participantGone(leave.name, reason: "combiner left the network")
+            return try Frame.encode(.ack, Empty())
+
         case .getModelInfo:
             let request = try frame.decodeMetadata(GetModelInfo.self)
             let (model, checksum) = try await cachedModel(request.modelId)

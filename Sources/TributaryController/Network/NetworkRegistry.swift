@@ -60,6 +60,19 @@ actor NetworkRegistry {
         return true
     }
 
+    /// A combiner that announced it is leaving: offline now, and its clients with it.
+    func leave(_ name: String) throws {
+        guard var live = combiners[name] else { return }
+        live.record.status = .offline
+        live.record.clientsOnline = 0
+        live.record.updatedAt = Date()
+        live.clients = []
+        combiners[name] = live
+        try store.save(live.record)
+        try store.updateClientStatuses(combiner: name, online: [])
+        logger.info("combiner left", metadata: ["combiner": "\(name)"])
+    }
+
     /// Marks combiners stale after 2 missed heartbeats and offline after 5; their clients
     /// follow. Called periodically.
     func sweep(now: ContinuousClock.Instant = .now) throws {
@@ -100,7 +113,7 @@ actor NetworkRegistry {
         if let preferred, let match = online.first(where: { $0.record.name == preferred }) {
             chosen = match
         } else {
-            let load = try store.assignedClientCounts()
+            let load = try store.assignedClientCounts(excluding: clientId)
             chosen = online.min { (load[$0.record.name] ?? 0, $0.record.name) < (load[$1.record.name] ?? 0, $1.record.name) }
         }
         guard let chosen else { return nil }
@@ -109,7 +122,7 @@ actor NetworkRegistry {
         client.name = name
         client.combiner = chosen.record.name
         client.combinerPreferred = preferred
-        client.ip = ip
+        client.ip = ip ?? client.ip
         client.package = package ?? client.package
         client.status = chosen.clients.contains(clientId) ? .online : .available
         client.updatedAt = Date()

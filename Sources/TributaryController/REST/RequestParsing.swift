@@ -24,7 +24,7 @@ extension Request {
         var query = ListQuery()
         query.limit = try positiveHeader("X-Limit")
         query.skip = try positiveHeader("X-Skip") ?? 0
-        query.sortKey = header("X-Sort-Key")
+        query.sortKey = header("X-Sort-Key").flatMap { $0.isEmpty ? nil : $0 }
         query.ascending = header("X-Sort-Order")?.lowercased() == "asc"
         for (key, value) in uri.queryParameters {
             query.filters[String(key)] = [String(value)]

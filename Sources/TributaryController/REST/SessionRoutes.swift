@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Hummingbird
 import TributaryStore
 
@@ -34,11 +35,14 @@ struct SessionControlRoutes {
             config.modelId = seed
             let id = Store.newId()
             let name = body.name ?? "session-\(id.prefix(8))"
-            guard try store.fetchAll(SessionRecord.self, where: "name", equals: name).isEmpty else {
+            guard !name.isEmpty, name.utf8.count <= 256 else { throw APIError.badRequest("field 'name' must be 1 to 256 characters") }
+            let session = SessionRecord(sessionId: id, name: name, seedModelId: seed, config: config)
+            do {
+                // The UNIQUE index decides, so two concurrent creates cannot both win.
+                try store.insert(session)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
                 throw APIError.badRequest("field 'name': a session named '\(name)' already exists")
             }
-            let session = SessionRecord(sessionId: id, name: name, seedModelId: seed, config: config)
-            try store.save(session)
             return try APIResponse.json(session, status: .created)
         }
         router.post("/api/v1/sessions/start") { request, _ in

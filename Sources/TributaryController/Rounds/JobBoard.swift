@@ -74,6 +74,14 @@ actor JobBoard {
         }
     }
 
+    /// A participant is gone (it left): stop waiting for it.
+    func participantGone(_ name: String, reason: String) {
+        guard active != nil, active!.collector.pending.contains(name) else { return }
+        active!.collector.markFailed(name, reason: reason)
+        active!.reports[name] = CombinerReport(name: name, status: "Failed", clients: [], weight: 0, reason: reason)
+        wakeIfDone()
+    }
+
     /// Waits until every participant has answered, or until `timeout` passes.
     func waitUntilDone(timeout: Duration) async {
         guard let current = active, !current.collector.isDone else { return }

@@ -23,11 +23,17 @@ struct RoundRunner: Sendable {
     func run(session: SessionRecord, number: Int, modelIn: String) async throws -> RoundRecord {
         let config = session.sessionConfig
         var round = RoundRecord(sessionId: session.sessionId, roundNumber: number, modelIn: modelIn)
+        if let interrupted = try store.fetch(RoundRecord.self, id: round.roundId) {
+            // Re-run of a round a controller crash interrupted: same row, next attempt.
+            round.roundData.attempt = interrupted.roundData.attempt + 1
+            round.committedAt = interrupted.committedAt
+            try store.deleteOrphanModels(sessionId: session.sessionId, roundNumber: number)
+            logger.warning("re-running interrupted round", metadata: ["round": "\(round.roundId)", "attempt": "\(round.roundData.attempt)"])
+        }
         try store.save(round)
 
-        let participants = await registry.participants()
-        guard !participants.isEmpty else {
-            return try fail(&round, "no online combiner has online clients")
+        guard let participants = await waitForParticipants(timeout: .seconds(config.roundTimeout)) else {
+            return try fail(&round, "no online combiner had online clients within the round timeout")
         }
         let (global, _) = try await models.model(id: modelIn)
 
@@ -35,7 +41,7 @@ struct RoundRunner: Sendable {
         try store.save(round)
         let trainStart = ContinuousClock.now
         let order = JobOrder(
-            jobId: "\(round.roundId)-train", sessionId: session.sessionId, round: number, kind: .train, modelId: modelIn,
+            jobId: Self.jobId(round, "train"), sessionId: session.sessionId, round: number, kind: .train, modelId: modelIn,
             chunkSize: config.chunkSize, config: config.training, timeoutSeconds: config.roundTimeout, minClients: 1,
             maxClients: config.requestedClients, bufferSize: config.bufferSize > 0 ? config.bufferSize : nil)
         guard let training = try await runJob(order, spec: global.spec, participants: participants.map(\.name), timeout: config.roundTimeout) else {
@@ -65,7 +71,7 @@ struct RoundRunner: Sendable {
             try store.save(round)
             let validateStart = ContinuousClock.now
             let validation = JobOrder(
-                jobId: "\(round.roundId)-validate", sessionId: session.sessionId, round: number, kind: .validate, modelId: stored.modelId,
+                jobId: Self.jobId(round, "validate"), sessionId: session.sessionId, round: number, kind: .validate, modelId: stored.modelId,
                 chunkSize: config.chunkSize, config: config.training, timeoutSeconds: config.roundTimeout, minClients: 1,
                 maxClients: config.requestedClients)
             let live = await registry.participants().map(\.name)
@@ -87,6 +93,18 @@ struct RoundRunner: Sendable {
         return round
     }
 
+    /// The combiners to task: those online with online clients. After a restart they take a
+    /// heartbeat or two to come back, so wait for them, but never longer than `timeout`.
+    private func waitForParticipants(timeout: Duration) async -> [(name: String, clients: Set<String>)]? {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let participants = await registry.participants()
+            if !participants.isEmpty { return participants }
+            if ContinuousClock.now >= deadline || Task.isCancelled { return nil }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
     /// Opens a job, nudges the combiners, waits for them (bounded) and closes it.
     private func runJob(_ order: JobOrder, spec: ModelSpec?, participants: [String], timeout: Double) async throws -> JobBoard.Outcome? {
         try await jobs.open(order, spec: spec, participants: participants)
@@ -95,6 +113,12 @@ struct RoundRunner: Sendable {
         }
         await jobs.waitUntilDone(timeout: .seconds(timeout) + Self.grace(for: timeout))
         return await jobs.close()
+    }
+
+    /// Unique per attempt: a round re-run after a controller restart must not look like the
+    /// job combiners already ran.
+    static func jobId(_ round: RoundRecord, _ kind: String) -> String {
+        "\(round.roundId)-\(kind)-\(UUID().uuidString.prefix(8).lowercased())"
     }
 
     private func fail(_ round: inout RoundRecord, _ reason: String) throws -> RoundRecord {

@@ -57,6 +57,22 @@ actor SessionManager {
         return session
     }
 
+    /// Resumes the session a stopped or crashed controller left running (status Started):
+    /// rounds continue from the last finished one once combiners are back.
+    func resumeInterrupted() throws {
+        let started = try store.fetchAll(SessionRecord.self, where: "status", equals: SessionRecord.Status.started.rawValue)
+        guard let session = started.max(by: { ($0.startedAt ?? $0.committedAt) < ($1.startedAt ?? $1.committedAt) }),
+              running == nil, session.sessionConfig.modelId != nil
+        else { return }
+        for var other in started where other.sessionId != session.sessionId {
+            other.status = .failed
+            other.updatedAt = Date()
+            try store.save(other)
+        }
+        logger.warning("resuming interrupted session", metadata: ["session": "\(session.name)"])
+        running = (session.sessionId, Task { await self.runRounds(session) })
+    }
+
     /// Stops the running session after its current round's bounded wait.
     func stop(sessionId: String) throws -> Bool {
         guard let running, running.id == sessionId else { return false }
@@ -68,9 +84,14 @@ actor SessionManager {
         var session = initial
         var modelId = session.sessionConfig.modelId!
         do {
-            let done = try store.fetchAll(RoundRecord.self, where: "session_id", equals: session.sessionId)
-            let first = (done.map(\.roundNumber).max() ?? 0) + 1
-            if let last = done.filter({ $0.status == .completed }).max(by: { $0.roundNumber < $1.roundNumber }), let out = last.modelOut {
+            // Resume where the rounds stand: an interrupted round (not Finished or Failed) is
+            // run again from the model of the last finished round.
+            let existing = try store.fetchAll(RoundRecord.self, where: "session_id", equals: session.sessionId)
+            let ended = existing.filter { $0.status == .completed || $0.status == .failed }
+            let interrupted = existing.filter { $0.status != .completed && $0.status != .failed }.map(\.roundNumber).min()
+            let first = interrupted ?? (ended.map(\.roundNumber).max() ?? 0) + 1
+            if let last = ended.filter({ $0.status == .completed && $0.roundNumber < first }).max(by: { $0.roundNumber < $1.roundNumber }),
+               let out = last.modelOut {
                 modelId = out
             }
             var number = first

@@ -32,12 +32,25 @@ public struct RoundData: Codable, Sendable, Equatable {
     public var timeTraining: Double? = nil
     public var timeValidation: Double? = nil
     public var timeReduce: Double? = nil
+    /// 1, or more when a controller restart interrupted the round and it was run again.
+    public var attempt: Int = 1
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case trainMetrics = "train_metrics", validation, numExamples = "num_examples"
-        case timeTraining = "time_training", timeValidation = "time_validation", timeReduce = "time_reduce"
+        case timeTraining = "time_training", timeValidation = "time_validation", timeReduce = "time_reduce", attempt
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        trainMetrics = try c.decodeIfPresent([String: Double].self, forKey: .trainMetrics) ?? [:]
+        validation = try c.decodeIfPresent([String: Double].self, forKey: .validation) ?? [:]
+        numExamples = try c.decodeIfPresent(Double.self, forKey: .numExamples) ?? 0
+        timeTraining = try c.decodeIfPresent(Double.self, forKey: .timeTraining)
+        timeValidation = try c.decodeIfPresent(Double.self, forKey: .timeValidation)
+        timeReduce = try c.decodeIfPresent(Double.self, forKey: .timeReduce)
+        attempt = try c.decodeIfPresent(Int.self, forKey: .attempt) ?? 1
     }
 }
 

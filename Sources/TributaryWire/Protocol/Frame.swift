@@ -35,11 +35,12 @@ public struct Frame: @unchecked Sendable {
         guard header.payloadLength <= UInt64(maxPayload) else {
             throw WireError(.tooLarge, "payload of \(header.payloadLength) bytes exceeds \(maxPayload)")
         }
-        let payloadLength = Int(header.payloadLength)
-        let payloadOffset = payloadLength == 0 ? FrameHeader.size + metadataLength : FrameHeader.payloadOffset(metadataLength: metadataLength)
-        guard payloadOffset + payloadLength == body.count else {
-            throw WireError(.malformed, "frame is \(body.count) bytes but its header describes \(payloadOffset + payloadLength)")
+        let payloadOffset = header.payloadLength == 0 ? FrameHeader.size + metadataLength : FrameHeader.payloadOffset(metadataLength: metadataLength)
+        // Compared without adding, so no claimed length can overflow.
+        guard payloadOffset <= body.count, header.payloadLength == UInt64(body.count - payloadOffset) else {
+            throw WireError(.malformed, "frame is \(body.count) bytes but its header describes \(payloadOffset) + \(header.payloadLength)")
         }
+        let payloadLength = Int(header.payloadLength)
         let payload = UnsafeRawBufferPointer(rebasing: body[payloadOffset..<(payloadOffset + payloadLength)])
         let checksum = payloadLength == 0 ? 0 : Checksum.xxh3(payload)
         guard checksum == header.payloadChecksum else {

@@ -12,6 +12,7 @@ public enum MessageKind: UInt16, Sendable, CaseIterable {
     case combinerHeartbeatReply = 13
     case submitPartial = 14          // chunked partial aggregate (payload), reply: uploadReceipt
     case submitJobReport = 15        // validation metrics or a failure, reply: ack
+    case combinerLeave = 16          // a combiner shutting down, reply: ack
 
     // Client → combiner.
     case clientRegister = 20

@@ -24,6 +24,12 @@ public struct CombinerRegistered: Codable, Sendable {
     }
 }
 
+/// A combiner shutting down cleanly: the controller stops counting on it at once.
+public struct CombinerLeave: Codable, Sendable {
+    public var name: String
+    public init(name: String) { self.name = name }
+}
+
 public struct CombinerHeartbeat: Codable, Sendable {
     public var name: String
     /// Ids of the clients currently online at this combiner.
