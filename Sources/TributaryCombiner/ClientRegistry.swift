@@ -30,6 +30,11 @@ struct ClientRegistry {
         entries.filter { now - $0.value.lastSeen <= heartbeatInterval * 2 }.keys.sorted()
     }
 
+    /// Clients that missed 2 heartbeats but not yet 5.
+    func stale(now: ContinuousClock.Instant = .now) -> [String] {
+        entries.filter { now - $0.value.lastSeen > heartbeatInterval * 2 }.keys.sorted()
+    }
+
     /// Forgets clients silent for 5 intervals; returns their ids.
     mutating func dropOffline(now: ContinuousClock.Instant = .now) -> [String] {
         let gone = entries.filter { now - $0.value.lastSeen > heartbeatInterval * 5 }.map(\.key)

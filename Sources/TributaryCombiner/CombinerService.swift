@@ -81,7 +81,8 @@ public final class CombinerService: Service, Sendable {
                     registered = true
                 }
                 let reply = try await controller.call(
-                    .combinerHeartbeat, CombinerHeartbeat(name: configuration.name, clients: await state.onlineClients()),
+                    .combinerHeartbeat,
+                    CombinerHeartbeat(name: configuration.name, clients: await state.onlineClients(), staleClients: await state.staleClients()),
                     expecting: .combinerHeartbeatReply, as: CombinerHeartbeatReply.self,
                     timeout: min(max(heartbeat.withLock { $0 } * 2, .seconds(2)), configuration.requestTimeout))
                 if reply.mustRegister {

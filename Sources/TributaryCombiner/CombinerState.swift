@@ -53,6 +53,8 @@ actor CombinerState {
 
     func onlineClients() -> [String] { clients.online() }
 
+    func staleClients() -> [String] { clients.stale() }
+
     /// Forgets silent clients and stops waiting for those selected in the running job.
     func sweepClients() {
         let gone = clients.dropOffline()

@@ -13,14 +13,16 @@ extension Store {
         }
     }
 
-    /// Applies a combiner's report of its online clients: those listed are online at that
-    /// combiner (a row is created for a client that joined without the REST API); its other
-    /// clients that were online go offline. One transaction.
-    public func updateClientStatuses(combiner: String, online: Set<String>) throws {
+    /// Applies a combiner's report of its clients: those listed online are online at that
+    /// combiner (a row is created for a client that joined without the REST API), those listed
+    /// stale are stale, and its other clients that were online or stale go offline. One
+    /// transaction.
+    public func updateClientStatuses(combiner: String, online: Set<String>, stale: Set<String> = []) throws {
         let now = Date()
         try database.write { db in
             var seen = Set<String>()
             let rows = try ClientRecord.filter(Column("combiner") == combiner || online.contains(Column("client_id"))).fetchAll(db)
+            // (stale clients are this combiner's own, so the first condition finds them)
             for var client in rows {
                 seen.insert(client.clientId)
                 let isOnline = online.contains(client.clientId)
@@ -29,6 +31,9 @@ extension Store {
                     client.status = .online
                     client.combiner = combiner
                     client.lastSeen = now
+                } else if stale.contains(client.clientId), client.combiner == combiner {
+                    guard client.status != .stale else { continue }
+                    client.status = .stale
                 } else {
                     guard client.combiner == combiner, client.status == .online || client.status == .stale else { continue }
                     client.status = .offline

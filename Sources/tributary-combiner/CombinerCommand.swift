@@ -28,6 +28,7 @@ struct CombinerCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = LogSetup.bootstrap(label: "tributary.combiner", level: logLevel)
+        ShutdownWatchdog.install()
         var config = CombinerConfiguration(name: name, controllerAddress: controller)
         config.replyAddress = listen
         config.publishAddress = publish

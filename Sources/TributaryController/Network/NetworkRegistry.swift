@@ -11,6 +11,7 @@ actor NetworkRegistry {
         var record: CombinerRecord
         var lastHeartbeat: ContinuousClock.Instant
         var clients: Set<String>
+        var staleClients: Set<String> = []
     }
 
     private let store: Store
@@ -45,16 +46,18 @@ actor NetworkRegistry {
         guard var live = combiners[beat.name] else { return false }
         live.lastHeartbeat = .now
         let clients = Set(beat.clients)
-        let changedClients = clients != live.clients
+        let stale = Set(beat.staleClients)
+        let changedClients = clients != live.clients || stale != live.staleClients
         let wasOnline = live.record.status == .online
         live.clients = clients
+        live.staleClients = stale
         live.record.status = .online
         live.record.clientsOnline = clients.count
         live.record.lastSeen = Date()
         if changedClients || !wasOnline {
             live.record.updatedAt = Date()
             try store.save(live.record)
-            try store.updateClientStatuses(combiner: beat.name, online: clients)
+            try store.updateClientStatuses(combiner: beat.name, online: clients, stale: stale)
         }
         combiners[beat.name] = live
         return true

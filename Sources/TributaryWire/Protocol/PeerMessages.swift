@@ -34,9 +34,20 @@ public struct CombinerHeartbeat: Codable, Sendable {
     public var name: String
     /// Ids of the clients currently online at this combiner.
     public var clients: [String]
-    public init(name: String, clients: [String]) {
+    /// Clients that missed 2 heartbeats but not yet 5 (after 5 they are dropped).
+    public var staleClients: [String]
+
+    public init(name: String, clients: [String], staleClients: [String] = []) {
         self.name = name
         self.clients = clients
+        self.staleClients = staleClients
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        clients = try c.decode([String].self, forKey: .clients)
+        staleClients = try c.decodeIfPresent([String].self, forKey: .staleClients) ?? []
     }
 }
 

@@ -66,12 +66,13 @@ public struct JobCollector {
             return UploadReceipt(status: .stored, chunksReceived: count)
         case .complete(let complete):
             do {
-                try accumulator!.add(complete.bytes, weight: meta.weight)
+                try accumulator!.add(complete.bytes, weight: complete.meta.weight)
             } catch {
                 rejected[meta.sender] = error.description
                 throw WireError(.rejected, error.description)
             }
-            record(sender: meta.sender, weight: meta.weight, metrics: meta.metrics, contributors: meta.contributors)
+            // What the upload itself carried (all its chunks agreed on it), not this chunk's word.
+            record(sender: complete.meta.sender, weight: complete.meta.weight, metrics: complete.meta.metrics, contributors: complete.meta.contributors)
             return UploadReceipt(status: .accepted, chunksReceived: complete.meta.chunkCount)
         }
     }
@@ -112,7 +113,9 @@ public struct JobCollector {
         let model = accepted.isEmpty ? nil : try? accumulator?.average()
         accumulator = nil
         var metrics: [String: Double] = [:]
-        for (key, sum) in metricSums { metrics[key] = sum / metricWeights[key]! }
+        // Only metrics every accepted result reported: a partial carries one total weight, so a
+        // metric behind less than all of it could not be re-weighted exactly at the next tier.
+        for (key, sum) in metricSums where metricWeights[key] == weightSum { metrics[key] = sum / weightSum }
         return Result(model: model, weight: weightSum, metrics: metrics, accepted: accepted, contributors: contributors, rejected: rejected)
     }
 

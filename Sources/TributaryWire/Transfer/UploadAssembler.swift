@@ -61,7 +61,8 @@ public struct UploadAssembler {
         var upload: Open
         if let existing = open[meta.sender] {
             guard existing.meta.checksum == meta.checksum, existing.meta.weight == meta.weight,
-                  existing.meta.totalBytes == meta.totalBytes
+                  existing.meta.totalBytes == meta.totalBytes, existing.meta.metrics == meta.metrics,
+                  existing.meta.contributors == meta.contributors
             else {
                 open[meta.sender] = nil
                 throw WireError(.rejected, "chunk \(meta.index) contradicts the earlier chunks of this upload; upload dropped")
