@@ -6,6 +6,8 @@
 #                               [--port-base B] [--partition iid|dirichlet:ALPHA] [--release]
 #   scripts/local-network.sh status [--run-dir DIR]
 #   scripts/local-network.sh down   [--run-dir DIR]
+#   scripts/local-network.sh kill ROLE [--run-dir DIR]      # kill -9 one process (e.g. client-3, combiner-1)
+#   scripts/local-network.sh restart ROLE [--run-dir DIR]   # start it again with its original command
 #
 # `up` builds if needed, starts everything in the background, waits until every client is
 # registered and a seed model for the built-in trainer is stored, then prints
@@ -14,6 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cmd=${1:-}; shift || true
+role_arg=""
+case "$cmd" in kill|restart) role_arg=${1:-}; shift || true ;; esac
 combiners=2; clients=4; run_dir=run/local; http_port=8092; port_base=7100; partition=iid; config=debug
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -28,6 +32,36 @@ while [ $# -gt 0 ]; do
   esac
 done
 pids="$run_dir/pids"
+
+# Starts one role in the background, logging to its own file, and remembers its command so
+# `restart` can start it again exactly so.
+spawn() {
+  local role=$1; shift
+  mkdir -p "$run_dir/cmd"
+  printf '%q ' "$@" > "$run_dir/cmd/$role"
+  "$@" >> "$run_dir/logs/$role.log" 2>&1 &
+  echo "$role $!" >> "$pids"
+}
+
+pid_of() { grep "^$1 " "$pids" | tail -1 | cut -d' ' -f2; }
+
+kill_role() {
+  local pid; pid=$(pid_of "$role_arg")
+  [ -n "$pid" ] || { echo "no process $role_arg in $run_dir" >&2; exit 1; }
+  kill -KILL "$pid" 2>/dev/null || true
+  echo "$role_arg (pid $pid) killed"
+}
+
+restart_role() {
+  [ -f "$run_dir/cmd/$role_arg" ] || { echo "no command recorded for $role_arg" >&2; exit 1; }
+  local pid; pid=$(pid_of "$role_arg")
+  [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
+  sed -i "/^$role_arg /d" "$pids"
+  export GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+  eval "$(cat "$run_dir/cmd/$role_arg")" >> "$run_dir/logs/$role_arg.log" 2>&1 &
+  echo "$role_arg $!" >> "$pids"
+  echo "$role_arg restarted (pid $!)"
+}
 
 status() {
   [ -f "$pids" ] || { echo "no network in $run_dir"; return 0; }
@@ -65,14 +99,11 @@ up() {
   local controller_url="http://127.0.0.1:$http_port"
   local c_rep="tcp://127.0.0.1:$port_base" c_pub="tcp://127.0.0.1:$((port_base + 1))"
 
-  "$bin/tributary-controller" --data-dir "$run_dir/data" --http-port "$http_port" --listen "$c_rep" --publish "$c_pub" \
-    > "$run_dir/logs/controller.log" 2>&1 &
-  echo "controller $!" >> "$pids"
+  rm -f "$run_dir"/logs/*.log
+  spawn controller "$bin/tributary-controller" --data-dir "$run_dir/data" --http-port "$http_port" --listen "$c_rep" --publish "$c_pub"
   for i in $(seq 0 $((combiners - 1))); do
-    "$bin/tributary-combiner" --name "combiner-$i" --controller "$c_rep" \
-      --listen "tcp://127.0.0.1:$((port_base + 100 + 2 * i))" --publish "tcp://127.0.0.1:$((port_base + 101 + 2 * i))" \
-      > "$run_dir/logs/combiner-$i.log" 2>&1 &
-    echo "combiner-$i $!" >> "$pids"
+    spawn "combiner-$i" "$bin/tributary-combiner" --name "combiner-$i" --controller "$c_rep" \
+      --listen "tcp://127.0.0.1:$((port_base + 100 + 2 * i))" --publish "tcp://127.0.0.1:$((port_base + 101 + 2 * i))"
   done
   "$bin/tributary" wait --controller "$controller_url" --combiners "$combiners" --timeout 60 >&2
 
@@ -80,9 +111,8 @@ up() {
   "$bin/tributary" upload-model --controller "$controller_url" "$run_dir/seed.npz" --name seed >&2
 
   for i in $(seq 0 $((clients - 1))); do
-    "$bin/tributary-client" --controller "$controller_url" --client-id "client-$i" \
-      --partition "$i/$clients" --scheme "$partition" > "$run_dir/logs/client-$i.log" 2>&1 &
-    echo "client-$i $!" >> "$pids"
+    spawn "client-$i" "$bin/tributary-client" --controller "$controller_url" --client-id "client-$i" \
+      --partition "$i/$clients" --scheme "$partition"
   done
   "$bin/tributary" wait --controller "$controller_url" --combiners "$combiners" --clients "$clients" --models 1 --timeout 60 >&2
   echo "logs: $run_dir/logs"
@@ -93,5 +123,7 @@ case "$cmd" in
   up) up ;;
   status) status ;;
   down) down ;;
-  *) echo "usage: $0 up|status|down [options]" >&2; exit 2 ;;
+  kill) kill_role ;;
+  restart) restart_role ;;
+  *) echo "usage: $0 up|status|down|kill ROLE|restart ROLE [options]" >&2; exit 2 ;;
 esac

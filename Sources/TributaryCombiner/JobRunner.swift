@@ -42,7 +42,7 @@ struct JobRunner: Sendable {
                 let header = UploadChunk(
                     jobId: order.jobId, sessionId: order.sessionId, round: order.round, sender: name, index: 0, chunkCount: 0, offset: 0,
                     totalBytes: average.spec.totalBytes, checksum: average.checksum, weight: result.weight, metrics: result.metrics,
-                    contributors: result.contributors)
+                    contributors: result.contributors, excluded: result.excluded)
                 _ = try await ModelTransfer.upload(average, kind: .submitPartial, header: header, chunkSize: order.chunkSize, to: controller,
                                                    timeout: requestTimeout, deadline: .now + requestTimeout)
             case .validate:

@@ -49,7 +49,7 @@ actor JobBoard {
         if receipt.status == .accepted {
             current.reports[meta.sender] = CombinerReport(
                 name: meta.sender, status: "Success", clients: meta.contributors, weight: meta.weight,
-                timeSeconds: seconds(since: current.startedAt))
+                timeSeconds: seconds(since: current.startedAt), excluded: meta.excluded ?? [])
             logger.info("partial accepted", metadata: ["job": "\(meta.jobId)", "combiner": "\(meta.sender)", "clients": "\(meta.contributors.count)"])
         }
         return receipt

@@ -9,18 +9,32 @@ public struct CombinerReport: Codable, Sendable, Equatable {
     public var weight: Double          // total example count
     public var reason: String?
     public var timeSeconds: Double?    // from order to complete report
+    /// Clients it selected whose updates did not make it in (stragglers, failures, rejections).
+    public var excluded: [String]
 
-    public init(name: String, status: String, clients: [String], weight: Double, reason: String? = nil, timeSeconds: Double? = nil) {
+    public init(name: String, status: String, clients: [String], weight: Double, reason: String? = nil, timeSeconds: Double? = nil, excluded: [String] = []) {
         self.name = name
         self.status = status
         self.clients = clients
         self.weight = weight
         self.reason = reason
         self.timeSeconds = timeSeconds
+        self.excluded = excluded
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, status, clients, weight, reason, timeSeconds = "time_seconds"
+        case name, status, clients, weight, reason, timeSeconds = "time_seconds", excluded
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        status = try c.decode(String.self, forKey: .status)
+        clients = try c.decode([String].self, forKey: .clients)
+        weight = try c.decode(Double.self, forKey: .weight)
+        reason = try c.decodeIfPresent(String.self, forKey: .reason)
+        timeSeconds = try c.decodeIfPresent(Double.self, forKey: .timeSeconds)
+        excluded = try c.decodeIfPresent([String].self, forKey: .excluded) ?? []
     }
 }
 

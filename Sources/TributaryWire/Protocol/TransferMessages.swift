@@ -71,10 +71,13 @@ public struct UploadChunk: Codable, Sendable, Equatable {
     public var metrics: [String: Double]
     /// Clients whose updates are folded into a partial aggregate (empty for client updates).
     public var contributors: [String]
+    /// Clients a combiner selected whose updates are not in its partial (stragglers cut off by
+    /// the timeout or `buffer_size`, failures, rejections); nil for client updates.
+    public var excluded: [String]?
 
     public init(
         jobId: String, sessionId: String, round: Int, sender: String, index: Int, chunkCount: Int, offset: Int,
-        totalBytes: Int, checksum: UInt64, weight: Double, metrics: [String: Double], contributors: [String] = []
+        totalBytes: Int, checksum: UInt64, weight: Double, metrics: [String: Double], contributors: [String] = [], excluded: [String]? = nil
     ) {
         self.jobId = jobId
         self.sessionId = sessionId
@@ -88,6 +91,7 @@ public struct UploadChunk: Codable, Sendable, Equatable {
         self.weight = weight
         self.metrics = metrics
         self.contributors = contributors
+        self.excluded = excluded
     }
 
     public var checksumValue: UInt64? { UInt64(checksum, radix: 16) }

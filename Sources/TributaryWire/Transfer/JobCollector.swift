@@ -21,6 +21,8 @@ public struct JobCollector {
         /// The clients behind the folded results (at the controller: all clients of all partials).
         public var contributors: [String]
         public var rejected: [String: String]
+        /// Selected senders whose results are not in the aggregate.
+        public var excluded: [String]
     }
 
     public let order: JobOrder
@@ -116,7 +118,8 @@ public struct JobCollector {
         // Only metrics every accepted result reported: a partial carries one total weight, so a
         // metric behind less than all of it could not be re-weighted exactly at the next tier.
         for (key, sum) in metricSums where metricWeights[key] == weightSum { metrics[key] = sum / weightSum }
-        return Result(model: model, weight: weightSum, metrics: metrics, accepted: accepted, contributors: contributors, rejected: rejected)
+        return Result(model: model, weight: weightSum, metrics: metrics, accepted: accepted, contributors: contributors, rejected: rejected,
+                      excluded: selected.subtracting(accepted).sorted())
     }
 
     private func admit(jobId: String, sessionId: String, round: Int, sender: String) throws(WireError) {
