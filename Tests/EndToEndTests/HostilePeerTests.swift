@@ -34,18 +34,11 @@ import Glibc
     }
 
     @Test func lateUpdateFromAPreviousRoundIsRejectedAndNeverFoldedIn() async throws {
-        guard ScriptedTrainer.numpyAvailable else {
-            if ProcessInfo.processInfo.environment["CI"] != nil { Issue.record("numpy is required in CI") }
-            return
-        }
+        guard ScriptedTrainer.ready() else { return }
         let net = try TestNetwork()
         defer { net.stopAll() }
         let script = try ScriptedTrainer.install(in: net.directory)
-        try net.startController(heartbeat: 0.5)
-        try await net.waitHealthy()
-        try net.startCombiner("combiner-0")
-        try await net.waitOnline(combiners: 1)
-        try net.uploadTinySeed()
+        try await net.startCore(combiners: 1)
         try net.startClient("a", partition: "0/1", extra: ScriptedTrainer.command(script, delta: 1, examples: 100))
         try await net.waitOnline(clients: 1)
 

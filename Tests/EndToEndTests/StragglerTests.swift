@@ -5,18 +5,11 @@ import Testing
 /// records whom it left out.
 @Suite(.serialized) struct StragglerTests {
     @Test func bufferSizeClosesTheRoundAfterTheFirstUpdatesAndRecordsTheStraggler() async throws {
-        guard ScriptedTrainer.numpyAvailable else {
-            if ProcessInfo.processInfo.environment["CI"] != nil { Issue.record("numpy is required in CI") }
-            return
-        }
+        guard ScriptedTrainer.ready() else { return }
         let net = try TestNetwork()
         defer { net.stopAll() }
         let script = try ScriptedTrainer.install(in: net.directory)
-        try net.startController(heartbeat: 0.5)
-        try await net.waitHealthy()
-        try net.startCombiner("combiner-0")
-        try await net.waitOnline(combiners: 1)
-        try net.uploadTinySeed()
+        try await net.startCore(combiners: 1)
         try net.startClient("a", partition: "0/1", extra: ScriptedTrainer.command(script, delta: 1, examples: 100))
         try net.startClient("b", partition: "0/1", extra: ScriptedTrainer.command(script, delta: 3, examples: 300))
         try net.startClient("late", partition: "0/1", extra: ScriptedTrainer.command(script, delta: 9, examples: 900, slowRounds: [1], sleepSeconds: 15))

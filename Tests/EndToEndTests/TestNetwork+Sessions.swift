@@ -24,6 +24,15 @@ extension TestNetwork {
         try #require(ok, "network did not reach \(combiners ?? -1) combiners / \(clients ?? -1) clients online:\n\(log("controller"))")
     }
 
+    /// A controller, `combiners` combiners named combiner-0… all online, and the tiny seed stored.
+    func startCore(combiners: Int, heartbeat: Double = 0.5) async throws {
+        try startController(heartbeat: heartbeat)
+        try await waitHealthy()
+        for i in 0..<combiners { try startCombiner("combiner-\(i)") }
+        try await waitOnline(combiners: combiners)
+        try uploadTinySeed()
+    }
+
     func uploadTinySeed() throws {
         let file = directory.appendingPathComponent("seed.npz")
         try NPZ.write(Self.tinySeed, to: file)

@@ -1,3 +1,4 @@
+import TributaryModel
 import Testing
 @testable import TributaryClient
 

@@ -1,3 +1,4 @@
+import TributaryModel
 /// Which share of the data a client holds: `index` of `count` clients, as given on the
 /// command line by `--partition i/n` (0-based `i`).
 public struct PartitionSpec: Sendable, Hashable, CustomStringConvertible, LosslessStringConvertible {

@@ -1,0 +1,18 @@
+import Logging
+
+/// The part every REP endpoint shares: decode the request frame, let `body` build the reply,
+/// and turn any failure into an error reply plus a log line — a bad request never ends the
+/// serving loop and never goes unanswered.
+public enum RequestHandling {
+    public static func reply(to message: Message, logger: Logger, _ body: (Frame) async throws -> Message) async -> Message {
+        do {
+            return try await body(Frame.decode(message))
+        } catch let error as WireError {
+            logger.warning("request refused", metadata: ["error": "\(error)"])
+            return Frame.errorReply(error) ?? message
+        } catch {
+            logger.error("request failed", metadata: ["error": "\(error)"])
+            return Frame.errorReply(WireError(.internal, "\(error)")) ?? message
+        }
+    }
+}
