@@ -6,7 +6,7 @@ struct TributaryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tributary",
         abstract: "Operate a Tributary network over the controller's REST API.",
-        subcommands: [ModelUpload.self, Train.self, Status.self, Wait.self])
+        subcommands: [Status.self, Clients.self, Combiners.self, Models.self, Session.self, Watch.self, Train.self, ModelUpload.self, Wait.self])
 }
 
 /// Options every subcommand shares.
@@ -36,18 +36,39 @@ struct ModelUpload: AsyncParsableCommand {
 }
 
 struct Status: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show combiners and clients with their liveness.")
+    static let configuration = CommandConfiguration(abstract: "Network summary: combiners and clients by liveness, the running session.")
     @OptionGroup var options: ControllerOptions
+    @Flag(help: "JSON output.") var json = false
 
     func run() async throws {
         let client = try options.client
-        for (title, path, key) in [("combiners", "/api/v1/combiners/", "name"), ("clients", "/api/v1/clients/", "client_id")] {
-            let list = try await client.get(path) as? [String: Any] ?? [:]
-            let rows = list["result"] as? [[String: Any]] ?? []
-            print("\(title): \(list["count"] ?? 0)")
-            for row in rows {
-                print("  \(row[key] ?? "?")  \(row["status"] ?? "?")\(row["combiner"].map { "  at \($0)" } ?? "")")
+        var summary: [String: Any] = [:]
+        for resource in ["combiners", "clients"] {
+            var counts: [String: Int] = [:]
+            for status in ["online", "stale", "offline", "available"] {
+                counts[status] = try await client.get("/api/v1/\(resource)/count?status=\(status)") as? Int ?? 0
             }
+            summary[resource] = counts
+        }
+        let running = (try await client.get("/api/v1/sessions/?status=Started") as? [String: Any])?["result"] as? [[String: Any]] ?? []
+        if let session = running.first, let id = session["session_id"] as? String {
+            let rounds = try await client.get("/api/v1/rounds/count?session_id=\(id)") as? Int ?? 0
+            let total = (session["session_config"] as? [String: Any])?["rounds"] as? Int ?? 0
+            summary["session"] = ["session_id": id, "name": session["name"] ?? "", "round": rounds, "rounds": total]
+        }
+        if json {
+            print(Output.json(summary))
+            return
+        }
+        for resource in ["combiners", "clients"] {
+            let c = summary[resource] as? [String: Int] ?? [:]
+            print("\(resource): \(c["online"] ?? 0) online, \(c["stale"] ?? 0) stale, \(c["offline"] ?? 0) offline"
+                + (resource == "clients" ? ", \(c["available"] ?? 0) assigned but not yet seen" : ""))
+        }
+        if let s = summary["session"] as? [String: Any] {
+            print("session: \(Output.cell(s["name"])) running, round \(Output.cell(s["round"])) of \(Output.cell(s["rounds"]))")
+        } else {
+            print("session: none running")
         }
     }
 }

@@ -12,6 +12,7 @@ enum APIRouter {
         ClientAddRoute(registry: registry).register(on: router)
         ModelUploadRoutes(store: store).register(on: router)
         SessionControlRoutes(store: store, sessions: sessions).register(on: router)
+        ControlRoutes(sessions: sessions).register(on: router)
 
         ResourceRoutes<SessionRecord>(path: "/api/v1/sessions", name: "session", columns: SessionRecord.columns, store: store).register(on: router)
         ResourceRoutes<RoundRecord>(path: "/api/v1/rounds", name: "round", columns: RoundRecord.columns, store: store).register(on: router)
