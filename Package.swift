@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "tributary-combiner", targets: ["tributary-combiner"]),
         .executable(name: "tributary-client", targets: ["tributary-client"]),
         .executable(name: "tributary", targets: ["tributary"]),
+        .executable(name: "tributary-bench", targets: ["tributary-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -21,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.2.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // C libraries from Debian: libnng-dev and libxxhash-dev.
@@ -33,7 +37,12 @@ let package = Package(
         ),
         .target(
             name: "TributaryWire",
-            dependencies: ["CNNG", "TributaryModel", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "CNNG", "TributaryModel",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
         ),
         .target(
             name: "TributaryStore",
@@ -46,6 +55,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "MultipartKit", package: "multipart-kit"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -55,6 +66,7 @@ let package = Package(
             dependencies: [
                 "TributaryWire", "TributaryModel",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -76,6 +88,7 @@ let package = Package(
         ]),
         .executableTarget(name: "tributary-combiner", dependencies: [
             "TributaryCombiner", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
@@ -86,6 +99,11 @@ let package = Package(
         ]),
         .executableTarget(name: "tributary", dependencies: [
             "TributaryModel", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        // Micro-benchmarks: aggregation kernels against memory bandwidth, and the nng loopback
+        // bound for a round's bytes (scripts/bench.sh).
+        .executableTarget(name: "tributary-bench", dependencies: [
+            "TributaryWire", "TributaryModel", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "TributaryModelTests", dependencies: ["TributaryModel"]),
@@ -99,6 +117,7 @@ let package = Package(
         // Starts the real executables: depending on them makes `swift test` build them.
         .testTarget(name: "EndToEndTests", dependencies: [
             "TributaryModel", "TributaryWire", "tributary-controller", "tributary-combiner", "tributary-client", "tributary",
+            .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
         ]),
     ]
 )

@@ -18,12 +18,17 @@ public final class ClientService: Service, Sendable {
     /// until the combiner has the result).
     private let tasks = Mutex<(running: String?, finished: [String])>((nil, []))
     private let logger: Logger
+    /// Swarm mode: PUB subscriptions shared with the other clients of this process.
+    private let noticeHub: NoticeHub?
 
-    public init(configuration: ClientConfiguration, trainer: any Trainer, logger: Logger) {
+    /// `notices`: share PUB subscriptions through this hub (swarm mode) instead of dialing one
+    /// subscriber per client.
+    public init(configuration: ClientConfiguration, trainer: any Trainer, logger: Logger, notices: NoticeHub? = nil) {
         self.configuration = configuration
         self.trainer = trainer
         self.api = ControllerAPI(baseURL: configuration.controllerURL)
         self.logger = logger
+        self.noticeHub = notices
     }
 
     /// Runs until cancelled or shut down gracefully (SIGTERM/SIGINT through ServiceLifecycle).
@@ -41,10 +46,10 @@ public final class ClientService: Service, Sendable {
     private struct Attachment: Sendable {
         let combiner: String
         let peer: PeerConnection
-        let notices: Subscriber
+        let closeNotices: @Sendable () -> Void
 
         func close() {
-            notices.close()
+            closeNotices()
             peer.close()
         }
     }
@@ -56,11 +61,15 @@ public final class ClientService: Service, Sendable {
             do {
                 let assignment = try await api.addClient(id: configuration.clientId, name: configuration.name, preferredCombiner: configuration.preferredCombiner)
                 let peer = try PeerConnection(url: assignment.combinerAddress)
-                let notices = try Subscriber(dial: assignment.combinerPublishAddress)
-                let wakeup = wakeup
-                Task { for await _ in notices.messages { wakeup.signal() } }
+                let closeNotices: @Sendable () -> Void
+                do {
+                    closeNotices = try subscribe(to: assignment.combinerPublishAddress)
+                } catch {
+                    peer.close()
+                    throw error
+                }
                 logger.info("assigned to combiner", metadata: ["combiner": "\(assignment.combiner)", "address": "\(assignment.combinerAddress)"])
-                return Attachment(combiner: assignment.combiner, peer: peer, notices: notices)
+                return Attachment(combiner: assignment.combiner, peer: peer, closeNotices: closeNotices)
             } catch {
                 logger.warning("joining failed; retrying", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: backoff)
@@ -68,6 +77,18 @@ public final class ClientService: Service, Sendable {
             }
         }
         return nil
+    }
+
+    /// PUB notices only wake the heartbeat loop: through the shared hub, or a subscriber of our own.
+    private func subscribe(to url: String) throws -> @Sendable () -> Void {
+        let wakeup = wakeup
+        if let hub = noticeHub {
+            let token = try hub.join(url: url, wakeup: wakeup)
+            return { hub.leave(token, url: url) }
+        }
+        let notices = try Subscriber(dial: url)
+        Task { for await _ in notices.messages { wakeup.signal() } }
+        return { notices.close() }
     }
 
     /// Registers and heartbeats until the combiner has failed `rejoinAfterFailures` times in a row.

@@ -44,7 +44,19 @@ struct CombinerRequestHandler: Sendable {
 
         case .submitUpdate:
             let meta = try frame.decodeMetadata(UploadChunk.self)
-            return try Frame.encode(.uploadReceipt, await state.receiveUpdate(meta, frame: frame))
+            switch try await state.receiveUpdate(meta, frame: frame) {
+            case .receipt(let receipt):
+                return try Frame.encode(.uploadReceipt, receipt)
+            case .forward(let update, let header, let forward):
+                // Forwarded before the last chunk is acknowledged: the client learns whether its
+                // update counted, and the combiner holds no more than its staging budget.
+                var failure: String?
+                do { try await forward(update, header) } catch { failure = "\(error)" }
+                guard let receipt = await state.finishForward(jobId: header.jobId, sender: header.sender, error: failure) else {
+                    throw WireError(.rejected, failure.map { "could not forward the update: \($0)" } ?? "job \(header.jobId) closed while the update was forwarded")
+                }
+                return try Frame.encode(.uploadReceipt, receipt)
+            }
 
         case .submitValidation:
             try await state.receiveValidation(frame.decodeMetadata(ValidationReport.self))

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import ServiceLifecycle
 import Synchronization
 import TributaryModel
@@ -41,6 +42,8 @@ public final class CombinerService: Service, Sendable {
 
     /// Serves until cancelled or shut down gracefully (SIGTERM/SIGINT through ServiceLifecycle).
     public func run() async throws {
+        let wakeup = wakeup
+        await state.setProgressHandler { wakeup.signal() }
         logger.info("combiner listening", metadata: ["name": "\(configuration.name)", "nng": "\(replyURL)", "pub": "\(publishURL)"])
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.server.run() }
@@ -82,7 +85,8 @@ public final class CombinerService: Service, Sendable {
                 }
                 let reply = try await controller.call(
                     .combinerHeartbeat,
-                    CombinerHeartbeat(name: configuration.name, clients: await state.onlineClients(), staleClients: await state.staleClients()),
+                    CombinerHeartbeat(name: configuration.name, clients: await state.onlineClients(), staleClients: await state.staleClients(),
+                                      progress: await state.progress()),
                     expecting: .combinerHeartbeatReply, as: CombinerHeartbeatReply.self,
                     timeout: min(max(heartbeat.withLock { $0 } * 2, .seconds(2)), configuration.requestTimeout))
                 if reply.mustRegister {
@@ -98,6 +102,7 @@ public final class CombinerService: Service, Sendable {
                 logger.warning("controller unreachable", metadata: ["error": "\(error)"])
             }
             await state.sweepClients()
+            Gauge(label: "tributary_clients_online").record(await state.onlineClients().count)
             await wakeup.wait(timeout: heartbeat.withLock { $0 })
         }
     }

@@ -6,11 +6,21 @@ import TributaryWire
 /// the round's model, and the collector folding its clients' updates. Request handlers and
 /// the job runner meet here.
 actor CombinerState {
+    /// Sends one validated client update on to the controller (robust rules).
+    typealias Forwarder = @Sendable (_ update: Model, _ header: UploadChunk) async throws -> Void
+
+    /// What a client's chunk led to: a receipt, or an update to forward before answering.
+    enum UpdateOutcome: Sendable {
+        case receipt(UploadReceipt)
+        case forward(Model, UploadChunk, Forwarder)
+    }
+
     private struct ActiveJob {
         var order: JobOrder
         var model: Model?
         var checksum: UInt64 = 0
         var collector: JobCollector?
+        var forwarder: Forwarder?
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
@@ -77,8 +87,9 @@ actor CombinerState {
         return true
     }
 
-    /// Installs the job's model and selects the clients; returns the selection.
-    func activate(jobId: String, model: Model) throws -> [String] {
+    /// Installs the job's model and selects the clients; returns the selection. `forwarder`
+    /// sends updates up in forward mode (robust rules).
+    func activate(jobId: String, model: Model, forwarder: Forwarder? = nil) throws -> [String] {
         guard var current = job, current.order.jobId == jobId else { return [] }
         var selected = clients.online()
         if let max = current.order.maxClients, max > 0, selected.count > max {
@@ -86,7 +97,8 @@ actor CombinerState {
         }
         current.model = model
         current.checksum = model.checksum
-        current.collector = try JobCollector(order: current.order, spec: model.spec, selected: Set(selected), maxStagingBytes: maxStagingBytes)
+        current.collector = try JobCollector(order: current.order, spec: model.spec, selected: Set(selected), maxStagingBytes: maxStagingBytes, global: model)
+        current.forwarder = forwarder
         job = current
         return selected
     }
@@ -97,15 +109,32 @@ actor CombinerState {
         return (model, job.checksum)
     }
 
-    func receiveUpdate(_ meta: UploadChunk, frame: Frame) throws(WireError) -> UploadReceipt {
+    func receiveUpdate(_ meta: UploadChunk, frame: Frame) throws(WireError) -> UpdateOutcome {
         guard job?.collector != nil else { throw WireError(.unknownJob, "no job is open here; update for \(meta.jobId) refused") }
         defer { wakeIfDone() }
-        do {
-            return try job!.collector!.receiveChunk(meta, payload: frame.payload)
+        do throws(WireError) {
+            switch try job!.collector!.receive(meta, payload: frame.payload) {
+            case .receipt(let receipt):
+                return .receipt(receipt)
+            case .forward(let update, let header):
+                guard let forwarder = job!.forwarder else {
+                    _ = job!.collector!.finishForward(sender: header.sender, error: "no forwarder")
+                    throw WireError(.internal, "job \(header.jobId) forwards updates but has no route to the controller")
+                }
+                return .forward(update, header, forwarder)
+            }
         } catch {
             logger.warning("update rejected", metadata: ["client": "\(meta.sender)", "job": "\(meta.jobId)", "error": "\(error)"])
             throw error
         }
+    }
+
+    /// The forward of `sender`'s update ended (`error` nil: the controller took it).
+    func finishForward(jobId: String, sender: String, error: String?) -> UploadReceipt? {
+        guard job?.order.jobId == jobId, job?.collector != nil else { return nil }
+        defer { wakeIfDone() }
+        if let error { logger.warning("update not forwarded", metadata: ["client": "\(sender)", "job": "\(jobId)", "error": "\(error)"]) }
+        return job!.collector!.finishForward(sender: sender, error: error)
     }
 
     func receiveValidation(_ report: ValidationReport) throws(WireError) {
@@ -142,7 +171,23 @@ actor CombinerState {
     }
 
     private func wakeIfDone() {
+        onProgress?()
         if job?.collector?.isDone == true { wakeAll() }
+    }
+
+    // MARK: Progress
+
+    /// Called after every result offered to the running job (the service heartbeats at once,
+    /// so the controller's live progress and events follow within one round trip).
+    private var onProgress: (@Sendable () -> Void)?
+
+    func setProgressHandler(_ handler: @escaping @Sendable () -> Void) { onProgress = handler }
+
+    /// The running job's selection and accepted results, for the heartbeat.
+    func progress() -> JobProgress? {
+        guard let job, let collector = job.collector else { return nil }
+        return JobProgress(jobId: job.order.jobId, round: job.order.round, kind: job.order.kind,
+                           selected: collector.selected.count, accepted: collector.accepted)
     }
 
     private func wakeAll(jobId: String) {

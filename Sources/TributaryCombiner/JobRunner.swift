@@ -21,7 +21,7 @@ struct JobRunner: Sendable {
         log[metadataKey: "job"] = "\(order.jobId)"
         do {
             let model = try await ModelTransfer.download(modelId: order.modelId, chunkSize: order.chunkSize, from: controller, timeout: requestTimeout)
-            let selected = try await state.activate(jobId: order.jobId, model: model)
+            let selected = try await state.activate(jobId: order.jobId, model: model, forwarder: order.aggregation == .forward ? forwarder(order) : nil)
             guard !selected.isEmpty else {
                 await report(order, failure: "no online clients")
                 return
@@ -33,16 +33,20 @@ struct JobRunner: Sendable {
             await state.waitUntilDone(jobId: order.jobId, timeout: deadline - .now)
             guard let result = await state.close(jobId: order.jobId) else { return }
             guard result.accepted.count >= max(order.minClients, 1) else {
-                await report(order, failure: "\(result.accepted.count) of \(selected.count) clients answered; \(order.minClients) required")
+                await report(order, failure: "\(result.accepted.count) of \(selected.count) clients answered; \(order.minClients) required", issues: result.issues)
                 return
             }
             switch order.kind {
+            case .train where order.aggregation == .forward:
+                // Every accepted update is already at the controller; this closes our part.
+                try await send(JobReport(jobId: order.jobId, combiner: name, succeeded: true, weight: result.weight,
+                                         clientsReported: result.contributors, metrics: result.metrics, issues: result.issues))
             case .train:
                 guard let average = result.model else { throw WireError(.internal, "no aggregate for an accepted job") }
                 let header = UploadChunk(
                     jobId: order.jobId, sessionId: order.sessionId, round: order.round, sender: name, index: 0, chunkCount: 0, offset: 0,
                     totalBytes: average.spec.totalBytes, checksum: average.checksum, weight: result.weight, metrics: result.metrics,
-                    contributors: result.contributors, excluded: result.excluded)
+                    contributors: result.contributors, excluded: result.excluded, issues: result.issues)
                 _ = try await ModelTransfer.upload(average, kind: .submitPartial, header: header, chunkSize: order.chunkSize, to: controller,
                                                    timeout: requestTimeout, deadline: .now + requestTimeout)
             case .validate:
@@ -57,10 +61,23 @@ struct JobRunner: Sendable {
         }
     }
 
-    private func report(_ order: JobOrder, failure: String) async {
+    /// Sends one client's validated update on to the controller (`forwardUpdate`, chunked):
+    /// `sender` stays the client, `via` names this combiner.
+    private func forwarder(_ order: JobOrder) -> CombinerState.Forwarder {
+        { [name, controller, requestTimeout] update, client in
+            let header = UploadChunk(
+                jobId: client.jobId, sessionId: client.sessionId, round: client.round, sender: client.sender, index: 0, chunkCount: 0,
+                offset: 0, totalBytes: update.spec.totalBytes, checksum: update.checksum, weight: client.weight, metrics: client.metrics, via: name)
+            _ = try await ModelTransfer.upload(update, kind: .forwardUpdate, header: header, chunkSize: order.chunkSize, to: controller,
+                                               timeout: requestTimeout, deadline: .now + requestTimeout)
+        }
+    }
+
+    private func report(_ order: JobOrder, failure: String, issues: [ClientIssue] = []) async {
         _ = await state.close(jobId: order.jobId)
         do {
-            try await send(JobReport(jobId: order.jobId, combiner: name, succeeded: false, reason: failure, weight: 0, clientsReported: [], metrics: [:]))
+            try await send(JobReport(jobId: order.jobId, combiner: name, succeeded: false, reason: failure, weight: 0, clientsReported: [],
+                                     metrics: [:], issues: issues))
         } catch {
             logger.error("could not report failure", metadata: ["job": "\(order.jobId)", "error": "\(error)"])
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import ServiceLifecycle
 import TributaryStore
@@ -15,6 +16,8 @@ public final class ControllerService: Sendable {
     let store: Store
     let registry: NetworkRegistry
     let sessions: SessionManager
+    /// Live events for `/ws/events`.
+    public let events = EventHub()
     private let server: ReplyServer
     private let replySocket: Socket
     private let publisher: Publisher
@@ -24,7 +27,7 @@ public final class ControllerService: Sendable {
         self.configuration = configuration
         self.logger = logger
         store = try Store(directory: configuration.dataDirectory)
-        registry = NetworkRegistry(store: store, heartbeatInterval: configuration.heartbeatInterval, logger: logger)
+        registry = NetworkRegistry(store: store, heartbeatInterval: configuration.heartbeatInterval, events: events, logger: logger)
         let models = ModelCache(store: store)
         let jobs = JobBoard(maxStagingBytes: configuration.maxStagingBytes, logger: logger)
 
@@ -36,7 +39,7 @@ public final class ControllerService: Sendable {
         publishURL = publisher.url
 
         let runner = RoundRunner(store: store, registry: registry, jobs: jobs, models: models, notices: publisher, logger: logger)
-        sessions = SessionManager(store: store, registry: registry, runner: runner, logger: logger)
+        sessions = SessionManager(store: store, registry: registry, runner: runner, events: events, logger: logger)
         let handler = ControllerRequestHandler(registry: registry, jobs: jobs, models: models, heartbeatInterval: configuration.heartbeatInterval, publishAddress: publishURL, logger: logger)
         server = ReplyServer(socket: replySocket, concurrency: configuration.replyConcurrency, logger: logger) { await handler.handle($0) }
     }
@@ -45,6 +48,7 @@ public final class ControllerService: Sendable {
     public func run() async throws {
         let app = Application(
             router: makeRouter(),
+            server: .http1WebSocketUpgrade(webSocketRouter: EventRoutes.router(events: events)),
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "tributary-controller"),
             services: [NNGEndpoints(service: self)],
             logger: logger)

@@ -31,6 +31,35 @@ public func accumulateScaled(_ acc: UnsafeMutableRawPointer, _ x: UnsafeRawPoint
     }
 }
 
+/// `acc[i] += w₀·x₀[i] + w₁·x₁[i] + w₂·x₂[i] + w₃·x₃[i]` for `count` float32 elements: four
+/// updates folded in one pass, so `acc` is read and written once per four inputs. The fold is
+/// bound by memory traffic; with one input per pass a third of it is `x`, with four two
+/// thirds (notes/nng.md §5.5: ~1.5× the single-input rate).
+@inlinable
+public func accumulateScaled4(
+    _ acc: UnsafeMutableRawPointer, _ x0: UnsafeRawPointer, _ x1: UnsafeRawPointer, _ x2: UnsafeRawPointer, _ x3: UnsafeRawPointer,
+    count: Int, weights w: (Float, Float, Float, Float), as: Float.Type
+) {
+    let w0 = SIMD16<Float>(repeating: w.0), w1 = SIMD16<Float>(repeating: w.1)
+    let w2 = SIMD16<Float>(repeating: w.2), w3 = SIMD16<Float>(repeating: w.3)
+    var i = 0
+    while i + 16 <= count {
+        let o = i * 4
+        let a = acc.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self)
+        let s01 = w0 * x0.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self) + w1 * x1.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self)
+        let s23 = w2 * x2.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self) + w3 * x3.loadUnaligned(fromByteOffset: o, as: SIMD16<Float>.self)
+        acc.storeBytes(of: a + (s01 + s23), toByteOffset: o, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < count {
+        let o = i * 4
+        let s01 = w.0 * x0.loadUnaligned(fromByteOffset: o, as: Float.self) + w.1 * x1.loadUnaligned(fromByteOffset: o, as: Float.self)
+        let s23 = w.2 * x2.loadUnaligned(fromByteOffset: o, as: Float.self) + w.3 * x3.loadUnaligned(fromByteOffset: o, as: Float.self)
+        acc.storeBytes(of: acc.loadUnaligned(fromByteOffset: o, as: Float.self) + (s01 + s23), toByteOffset: o, as: Float.self)
+        i += 1
+    }
+}
+
 /// `acc[i] += w · x[i]` for `count` float64 elements.
 @inlinable
 public func accumulateScaled(_ acc: UnsafeMutableRawPointer, _ x: UnsafeRawPointer, count: Int, weight w: Double, as: Double.Type) {

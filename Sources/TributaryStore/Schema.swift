@@ -68,6 +68,24 @@ extension Store {
                 t.column("updated_at", .datetime).notNull()
             }
         }
+        // v2 (issue 4): server-optimizer state per round, and status events (rejected updates).
+        migrator.registerMigration("v2") { db in
+            // The optimizer state after the round's step (JSON); kept out of `RoundRecord` so
+            // REST listings of rounds do not carry model-sized blobs.
+            try db.alter(table: "round") { t in t.add(column: "optimizer_state", .text) }
+            try db.create(table: "status") { t in
+                t.primaryKey("status_id", .text)
+                t.column("status", .text).notNull()
+                t.column("log_level", .text).notNull()
+                t.column("type", .text).notNull().indexed()
+                t.column("session_id", .text).indexed()
+                t.column("round_number", .integer)
+                t.column("sender_name", .text).indexed()
+                t.column("sender_role", .text)
+                t.column("committed_at", .datetime).notNull().indexed()
+                t.column("updated_at", .datetime).notNull()
+            }
+        }
         return migrator
     }
 }

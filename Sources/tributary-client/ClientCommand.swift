@@ -49,27 +49,56 @@ struct Run: AsyncParsableCommand {
     var validateCommand: String?
     @Option(help: "Seconds an external command may run.")
     var commandTimeout: Double = 600
+    @Option(help: "Built-in trainer: softmax (digits) or noop (returns the model + 1e-3 × (client index + 1); for benchmarks).")
+    var trainer: String = "softmax"
+    @Option(help: "noop trainer: the example count each client reports.")
+    var examples: Int = 100
+    @Option(help: "Swarm mode: host this many logical clients in this process, with ids <client-id>-<i>.")
+    var count: Int = 1
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
+
+    func validate() throws {
+        guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+        guard examples >= 1 else { throw ValidationError("--examples must be at least 1") }
+        guard trainer == "softmax" || trainer == "noop" else { throw ValidationError("--trainer must be softmax or noop") }
+    }
 
     func run() async throws {
         let logger = LogSetup.bootstrap(label: "tributary.client.\(clientId)", level: logLevel)
         guard let url = URL(string: controller), url.scheme != nil else { throw ValidationError("--controller must be an http URL") }
-        let trainer: any Trainer
+        // Swarm mode: N independent clients (own ids, sockets, heartbeats and updates) sharing
+        // one process; only their PUB subscriptions are shared (a notice merely wakes them).
+        let hub = count > 1 ? NoticeHub() : nil
+        var services: [any Service] = []
+        for index in 0..<count {
+            let id = count > 1 ? "\(clientId)-\(index)" : clientId
+            var config = ClientConfiguration(controllerURL: url, clientId: id, name: count > 1 ? "\(name ?? clientId)-\(index)" : name ?? clientId)
+            config.preferredCombiner = combiner
+            var log = logger
+            if count > 1 { log[metadataKey: "client"] = "\(id)" }
+            services.append(ClientService(configuration: config, trainer: try makeTrainer(index: index), logger: log, notices: hub))
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    /// The trainer of client `index`: in swarm mode the built-in softmax trainer takes share
+    /// `index`/`count` of the data, the noop trainer a delta per index.
+    private func makeTrainer(index: Int) throws -> any Trainer {
         if let trainCommand {
-            trainer = ExternalCommandTrainer(
+            return ExternalCommandTrainer(
                 trainCommand: trainCommand, validateCommand: validateCommand,
                 workDirectory: FileManager.default.temporaryDirectory, timeout: .milliseconds(Int64(commandTimeout * 1000)))
-        } else {
-            trainer = try SoftmaxTrainer.digits(
-                partition: PartitionSpec.parse(partition), scheme: PartitionScheme.parse(scheme), seed: dataSeed,
-                csv: data.map { URL(fileURLWithPath: $0) })
         }
-        var config = ClientConfiguration(controllerURL: url, clientId: clientId, name: name ?? clientId)
-        config.preferredCombiner = combiner
-        let service = ClientService(configuration: config, trainer: trainer, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        if trainer == "noop" {
+            let base = count > 1 ? index : (try? PartitionSpec.parse(partition).index) ?? 0
+            return NoopTrainer(clientIndex: base, numExamples: examples)
+        }
+        let share = count > 1 ? "\(index)/\(count)" : partition
+        return try SoftmaxTrainer.digits(
+            partition: PartitionSpec.parse(share), scheme: PartitionScheme.parse(scheme), seed: dataSeed,
+            csv: data.map { URL(fileURLWithPath: $0) })
     }
 }
 
@@ -78,9 +107,17 @@ struct SeedModel: AsyncParsableCommand {
         commandName: "seed-model", abstract: "Write the built-in trainer's initial model (.npz or native .trbm by extension).")
     @Option(help: "Output file.") var out: String
     @Option(help: "Seed of the random initial weights.") var seed: UInt64 = 0
+    @Option(help: "Instead: a benchmark model of this many float32 parameters (one tensor `weights`), e.g. 1e6.")
+    var parameters: Double?
 
     func run() throws {
-        let model = SoftmaxRegression.initialModel(seed: seed)
+        let model: Model
+        if let parameters {
+            guard parameters >= 1, parameters <= 1e9 else { throw ValidationError("--parameters must be between 1 and 1e9") }
+            model = try NoopTrainer.seedModel(parameters: Int(parameters), seed: seed)
+        } else {
+            model = SoftmaxRegression.initialModel(seed: seed)
+        }
         let url = URL(fileURLWithPath: out)
         if url.pathExtension == "npz" { try NPZ.write(model, to: url) } else { try NativeFormat.write(model, to: url) }
         print(url.path)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Hummingbird
 import Logging
 import ServiceLifecycle
 import TributaryCombiner
@@ -23,18 +24,32 @@ struct CombinerCommand: AsyncParsableCommand {
     var publish: String = "tcp://127.0.0.1:7201"
     @Option(help: "Host clients should dial when listening on 0.0.0.0.")
     var advertiseHost: String?
+    @Option(help: "Serve Prometheus metrics at http://127.0.0.1:PORT/metrics (off when absent).")
+    var metricsPort: Int?
+    @Option(help: "Bind host for --metrics-port.")
+    var metricsHost: String = "127.0.0.1"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
     func run() async throws {
         let logger = LogSetup.bootstrap(label: "tributary.combiner", level: logLevel)
         ShutdownWatchdog.install()
+        Telemetry.bootstrap()
         var config = CombinerConfiguration(name: name, controllerAddress: controller)
         config.replyAddress = listen
         config.publishAddress = publish
         config.advertiseHost = advertiseHost
         let service = try CombinerService(configuration: config, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        var services: [any Service] = [service]
+        if let metricsPort {
+            let router = Router()
+            router.get("/metrics") { _, _ in
+                Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                         body: .init(byteBuffer: ByteBuffer(string: Telemetry.render())))
+            }
+            services.append(Application(router: router, configuration: .init(address: .hostname(metricsHost, port: metricsPort)), logger: logger))
+        }
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

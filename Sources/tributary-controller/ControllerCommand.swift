@@ -31,6 +31,7 @@ struct ControllerCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = LogSetup.bootstrap(label: "tributary.controller", level: logLevel)
         ShutdownWatchdog.install()
+        Telemetry.bootstrap()
         var config = ControllerConfiguration(dataDirectory: URL(fileURLWithPath: dataDir))
         config.httpHost = httpHost
         config.httpPort = httpPort

@@ -48,8 +48,12 @@ import Glibc
         let raw = RawClient(id: "raw", peer: try PeerConnection(url: address))
         _ = try await raw.peer.call(.clientRegister, ClientRegister(clientId: "raw", name: "raw"), expecting: .clientRegistered,
                                     as: ClientRegistered.self, timeout: .seconds(5))
-        _ = try await raw.heartbeatUntilTask(timeout: .milliseconds(10))   // first heartbeat: now online
-        try await net.waitOnline(clients: 2)
+        // Heartbeat like a live client until the controller counts it online.
+        let online = await net.waitFor(timeout: .seconds(30)) {
+            _ = try await raw.heartbeatUntilTask(timeout: .milliseconds(1))
+            return try await net.count("/api/v1/clients/count?status=online") == 2
+        }
+        try #require(online)
 
         let session = try await net.startSession(["rounds": 2, "round_timeout": 30, "validate": false])
         let first = try #require(try await raw.heartbeatUntilTask(timeout: .seconds(20)))

@@ -56,11 +56,11 @@ final class TestNetwork: @unchecked Sendable {
         ])
     }
 
-    func startCombiner(_ name: String) throws {
+    func startCombiner(_ name: String, extra: [String] = []) throws {
         try start(name, executable: "tributary-combiner", arguments: [
             "--name", name, "--controller", controllerReply,
             "--listen", "tcp://127.0.0.1:\(try Self.freePort())", "--publish", "tcp://127.0.0.1:\(try Self.freePort())",
-        ])
+        ] + extra)
     }
 
     func startClient(_ id: String, partition: String, extra: [String] = []) throws {

@@ -52,6 +52,10 @@ struct ControllerRequestHandler: Sendable {
             let meta = try frame.decodeMetadata(UploadChunk.self)
             return try Frame.encode(.uploadReceipt, await jobs.receivePartial(meta, frame: frame))
 
+        case .forwardUpdate:
+            let meta = try frame.decodeMetadata(UploadChunk.self)
+            return try Frame.encode(.uploadReceipt, await jobs.receiveForwarded(meta, frame: frame))
+
         case .submitJobReport:
             try await jobs.receiveReport(frame.decodeMetadata(JobReport.self))
             return try Frame.encode(.ack, Empty())

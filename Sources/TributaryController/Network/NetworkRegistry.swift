@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import TributaryStore
 import TributaryWire
 
@@ -17,11 +18,15 @@ actor NetworkRegistry {
     private let store: Store
     private let heartbeatInterval: Duration
     private let logger: Logger
+    private let events: EventHub
     private var combiners: [String: LiveCombiner] = [:]
+    /// The last progress each combiner reported, to turn the next report into events.
+    private var progress: [String: JobProgress] = [:]
 
-    init(store: Store, heartbeatInterval: Duration, logger: Logger) {
+    init(store: Store, heartbeatInterval: Duration, events: EventHub = EventHub(), logger: Logger) {
         self.store = store
         self.heartbeatInterval = heartbeatInterval
+        self.events = events
         self.logger = logger
     }
 
@@ -37,6 +42,7 @@ actor NetworkRegistry {
         try store.save(record)
         combiners[request.name] = LiveCombiner(record: record, lastHeartbeat: .now, clients: combiners[request.name]?.clients ?? [])
         logger.info("combiner registered", metadata: ["combiner": "\(request.name)", "address": "\(request.replyAddress)"])
+        events.publish("combiner_joined", ["combiner": request.name, "address": request.replyAddress])
         return record
     }
 
@@ -60,7 +66,28 @@ actor NetworkRegistry {
             try store.updateClientStatuses(combiner: beat.name, online: clients, stale: stale)
         }
         combiners[beat.name] = live
+        if let report = beat.progress { publishProgress(of: beat.name, report) }
         return true
+    }
+
+    /// Turns a combiner's job progress into `client_update` events (one per newly accepted
+    /// client) and a `training_progress` event over all combiners running that job.
+    private func publishProgress(of combiner: String, _ report: JobProgress) {
+        let previous = progress[combiner].flatMap { $0.jobId == report.jobId ? Set($0.accepted) : nil } ?? []
+        progress[combiner] = report
+        let fresh = report.accepted.filter { !previous.contains($0) }
+        guard !fresh.isEmpty else { return }
+        let status = report.kind == .train ? "training_completed" : "validation_completed"
+        for client in fresh {
+            events.publish("client_update", ["client_id": client, "combiner": combiner, "status": status, "round": report.round])
+        }
+        let sameJob = progress.values.filter { $0.jobId == report.jobId }
+        let accepted = sameJob.reduce(0) { $0 + $1.accepted.count }
+        let selected = sameJob.reduce(0) { $0 + $1.selected }
+        events.publish("training_progress", [
+            "round": report.round, "phase": report.kind.rawValue, "clients_reported": accepted, "clients_expected": selected,
+            "progress": selected > 0 ? Double(accepted) / Double(selected) : 0,
+        ])
     }
 
     /// A combiner that announced it is leaving: offline now, and its clients with it.
@@ -74,11 +101,13 @@ actor NetworkRegistry {
         try store.save(live.record)
         try store.updateClientStatuses(combiner: name, online: [])
         logger.info("combiner left", metadata: ["combiner": "\(name)"])
+        events.publish("combiner_left", ["combiner": name, "reason": "shut down"])
     }
 
     /// Marks combiners stale after 2 missed heartbeats and offline after 5; their clients
     /// follow. Called periodically.
     func sweep(now: ContinuousClock.Instant = .now) throws {
+        defer { recordGauges() }
         for (name, var live) in combiners {
             let silent = now - live.lastHeartbeat
             let status: PeerStatus = silent > heartbeatInterval * 5 ? .offline : silent > heartbeatInterval * 2 ? .stale : .online
@@ -94,7 +123,15 @@ actor NetworkRegistry {
             }
             combiners[name] = live
             logger.warning("combiner \(status.rawValue)", metadata: ["combiner": "\(name)"])
+            if status == .offline { events.publish("combiner_left", ["combiner": name, "reason": "missed heartbeats"]) }
         }
+    }
+
+    /// Keeps `tributary_combiners_online` and `tributary_clients_online` current.
+    private func recordGauges() {
+        let online = combiners.values.filter { $0.record.status == .online }
+        Gauge(label: "tributary_combiners_online").record(online.count)
+        Gauge(label: "tributary_clients_online").record(online.reduce(0) { $0 + $1.clients.count })
     }
 
     /// Online combiners with at least one online client, and those clients.

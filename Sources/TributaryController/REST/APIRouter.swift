@@ -7,6 +7,7 @@ enum APIRouter {
         let router = Router()
         router.add(middleware: JSONErrorMiddleware())
         router.get("/health") { _, _ in APIResponse.message("OK") }
+        MetricsRoute.register(on: router)
 
         // Writes and control first: constant paths win over `{id}` in Hummingbird's trie anyway.
         ClientAddRoute(registry: registry).register(on: router)
@@ -19,6 +20,7 @@ enum APIRouter {
         ResourceRoutes<ModelRecord>(path: "/api/v1/models", name: "model", columns: ModelRecord.columns, store: store).register(on: router)
         ResourceRoutes<ClientRecord>(path: "/api/v1/clients", name: "client", columns: ClientRecord.columns, store: store).register(on: router)
         ResourceRoutes<CombinerRecord>(path: "/api/v1/combiners", name: "combiner", columns: CombinerRecord.columns, store: store).register(on: router)
+        ResourceRoutes<StatusRecord>(path: "/api/v1/statuses", name: "status", columns: StatusRecord.columns, store: store).register(on: router)
         return router
     }
 }

@@ -6,17 +6,24 @@ import TributaryWire
 
 /// The job the controller is running now (one training or validation step of a round):
 /// which combiners take part, what each has delivered, and the FedAvg reduce of their
-/// partials. Combiners learn their job from heartbeat replies; PUB notices only nudge.
+/// partials — or, for robust rules, every client update they forwarded. Combiners learn
+/// their job from heartbeat replies; PUB notices only nudge.
 actor JobBoard {
     struct Outcome: Sendable {
         var result: JobCollector.Result
         var reports: [CombinerReport]
+        /// Forward mode: every client update received, in arrival order.
+        var updates: [ForwardedUpdates.Entry]
+        /// Clients the combiners left out, and why (for status events).
+        var issues: [(combiner: String, issue: ClientIssue)]
     }
 
     private struct Active {
         var collector: JobCollector
+        var forwarded: ForwardedUpdates?
         var startedAt: ContinuousClock.Instant
         var reports: [String: CombinerReport] = [:]
+        var issues: [(combiner: String, issue: ClientIssue)] = []
         var waiters: [CheckedContinuation<Void, Never>] = []
     }
 
@@ -32,7 +39,11 @@ actor JobBoard {
     /// Opens a job for `participants`; `spec` is the model layout (training jobs).
     func open(_ order: JobOrder, spec: ModelSpec?, participants: [String]) throws {
         let collector = try JobCollector(order: order, spec: spec, selected: Set(participants), maxStagingBytes: maxStagingBytes)
-        active = Active(collector: collector, startedAt: .now)
+        var forwarded: ForwardedUpdates?
+        if order.kind == .train, order.aggregation == .forward, let spec {
+            forwarded = ForwardedUpdates(order: order, spec: spec, maxStagingBytes: maxStagingBytes)
+        }
+        active = Active(collector: collector, forwarded: forwarded, startedAt: .now)
     }
 
     /// The order a combiner should be working on, if it is a participant that has not answered.
@@ -47,6 +58,7 @@ actor JobBoard {
         defer { active = current; wakeIfDone() }
         let receipt = try current.collector.receiveChunk(meta, payload: frame.payload)
         if receipt.status == .accepted {
+            current.issues += (meta.issues ?? []).map { (meta.sender, $0) }
             current.reports[meta.sender] = CombinerReport(
                 name: meta.sender, status: "Success", clients: meta.contributors, weight: meta.weight,
                 timeSeconds: seconds(since: current.startedAt), excluded: meta.excluded ?? [])
@@ -55,7 +67,24 @@ actor JobBoard {
         return receipt
     }
 
-    /// Takes a combiner's report: validation metrics, or a failure.
+    /// Takes one chunk of a client update a combiner forwards (robust rules); only from a
+    /// participant that has not closed its part yet.
+    func receiveForwarded(_ meta: UploadChunk, frame: Frame) throws(WireError) -> UploadReceipt {
+        guard var current = active, current.forwarded != nil else {
+            throw WireError(.unknownJob, "no job taking forwarded updates is open; update for \(meta.jobId) refused")
+        }
+        guard let via = meta.via, current.collector.pending.contains(via) else {
+            throw WireError(.notSelected, "\(meta.via ?? "?") is not a participant still delivering for job \(meta.jobId)")
+        }
+        defer { active = current }
+        let receipt = try current.forwarded!.receive(meta, payload: frame.payload)
+        if receipt.status == .accepted {
+            logger.info("client update forwarded", metadata: ["job": "\(meta.jobId)", "combiner": "\(via)", "client": "\(meta.sender)"])
+        }
+        return receipt
+    }
+
+    /// Takes a combiner's report: validation metrics, the end of its forwarded updates, or a failure.
     func receiveReport(_ report: JobReport) throws(WireError) {
         guard var current = active else { throw WireError(.unknownJob, "no job is open; report for \(report.jobId) refused") }
         defer { active = current; wakeIfDone() }
@@ -63,6 +92,7 @@ actor JobBoard {
             throw WireError(.unknownJob, "report for job \(report.jobId) does not belong to the open job \(current.collector.order.jobId)")
         }
         let elapsed = seconds(since: current.startedAt)
+        current.issues += (report.issues ?? []).map { (report.combiner, $0) }
         if report.succeeded {
             try current.collector.receiveMetrics(jobId: report.jobId, sender: report.combiner, weight: report.weight,
                                                  metrics: report.metrics, contributors: report.clientsReported)
@@ -106,7 +136,8 @@ actor JobBoard {
             current.reports[name] = CombinerReport(name: name, status: "NoReport", clients: [], weight: 0, reason: "no result before the round timeout")
         }
         active = nil
-        return Outcome(result: result, reports: current.reports.values.sorted { $0.name < $1.name })
+        return Outcome(result: result, reports: current.reports.values.sorted { $0.name < $1.name },
+                       updates: current.forwarded?.entries ?? [], issues: current.issues)
     }
 
     private func wakeIfDone() {

@@ -36,14 +36,19 @@ struct RoundRunner: Sendable {
             return try fail(&round, "no online combiner had online clients within the round timeout")
         }
         let (global, _) = try await models.model(id: modelIn)
+        let aggregation: ServerAggregation
+        do { aggregation = ServerAggregation(settings: try config.aggregatorSettings()) } catch {
+            return try fail(&round, "invalid session_config.\(error.field): \(error.message)")
+        }
 
         round.status = .running
         try store.save(round)
         let trainStart = ContinuousClock.now
-        let order = JobOrder(
+        var order = JobOrder(
             jobId: Self.jobId(round, "train"), sessionId: session.sessionId, round: number, kind: .train, modelId: modelIn,
             chunkSize: config.chunkSize, config: config.training, timeoutSeconds: config.roundTimeout, minClients: 1,
             maxClients: config.requestedClients, bufferSize: config.bufferSize > 0 ? config.bufferSize : nil)
+        aggregation.configure(&order)
         guard let training = try await runJob(order, spec: global.spec, participants: participants.map(\.name), timeout: config.roundTimeout) else {
             return try fail(&round, "job was closed unexpectedly")
         }
@@ -51,20 +56,31 @@ struct RoundRunner: Sendable {
         round.roundData.timeTraining = Self.seconds(ContinuousClock.now - trainStart)
         round.roundData.trainMetrics = training.result.metrics
         round.roundData.numExamples = training.result.weight
+        recordIssues(training.issues, round: round)
 
         round.status = .aggregating
         try store.save(round)
-        guard let model = training.result.model else {
-            return try fail(&round, "no combiner delivered a partial aggregate before the timeout")
-        }
-        guard training.result.contributors.count >= config.clientsRequired else {
-            return try fail(&round, "\(training.result.contributors.count) client updates, fewer than clients_required=\(config.clientsRequired)")
-        }
         let reduceStart = ContinuousClock.now
+        let output: ServerAggregation.Output
+        do {
+            let previous = try store.optimizerState(sessionId: session.sessionId, before: number)
+            output = try aggregation.aggregate(global: global, outcome: training, round: number, previousState: previous)
+        } catch {
+            return try fail(&round, "\(error)")
+        }
+        guard output.clients >= config.clientsRequired else {
+            return try fail(&round, "\(output.clients) client updates, fewer than clients_required=\(config.clientsRequired)")
+        }
+        let model = output.model
+        round.roundData.aggregation = output.description
+        round.roundData.dp = output.dp
         let stored = try store.storeModel(model, parent: modelIn, sessionId: session.sessionId, roundNumber: number, name: "\(session.name)-round-\(number)")
         await models.insert(id: stored.modelId, model: model)
         round.modelOut = stored.modelId
         round.roundData.timeReduce = Self.seconds(ContinuousClock.now - reduceStart)
+        // Before the round is Finished: a crash in between re-runs the round, which starts from
+        // its predecessor's state again and overwrites this.
+        if let state = output.optimizerState { try store.saveOptimizerState(roundId: round.roundId, state: state) }
 
         if config.validate {
             round.status = .validating
@@ -119,6 +135,16 @@ struct RoundRunner: Sendable {
     /// job combiners already ran.
     static func jobId(_ round: RoundRecord, _ kind: String) -> String {
         "\(round.roundId)-\(kind)-\(UUID().uuidString.prefix(8).lowercased())"
+    }
+
+    /// Status events for the clients the combiners left out (rejected updates, failures).
+    private func recordIssues(_ issues: [(combiner: String, issue: ClientIssue)], round: RoundRecord) {
+        for (combiner, issue) in issues {
+            let event = StatusRecord(
+                status: "\(issue.type == ClientIssue.updateRejected ? "update rejected" : "client left out") by \(combiner): \(issue.reason)",
+                type: issue.type, sessionId: round.sessionId, roundNumber: round.roundNumber, senderName: issue.clientId, senderRole: "client")
+            do { try store.insert(event) } catch { logger.error("could not record status event", metadata: ["error": "\(error)"]) }
+        }
     }
 
     private func fail(_ round: inout RoundRecord, _ reason: String) throws -> RoundRecord {

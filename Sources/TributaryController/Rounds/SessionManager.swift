@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import TributaryStore
 
 /// Starts and stops sessions; at most one runs at a time. A session runs its rounds in a
@@ -23,12 +24,14 @@ actor SessionManager {
     private let registry: NetworkRegistry
     private let runner: RoundRunner
     private let logger: Logger
+    private let events: EventHub
     private var running: (id: String, task: Task<Void, Never>)?
 
-    init(store: Store, registry: NetworkRegistry, runner: RoundRunner, logger: Logger) {
+    init(store: Store, registry: NetworkRegistry, runner: RoundRunner, events: EventHub = EventHub(), logger: Logger) {
         self.store = store
         self.registry = registry
         self.runner = runner
+        self.events = events
         self.logger = logger
     }
 
@@ -54,6 +57,7 @@ actor SessionManager {
         try store.save(session)
         let started = session
         running = (sessionId, Task { await self.runRounds(started) })
+        events.publish("session_started", ["session_id": sessionId, "experiment_id": session.name, "rounds": session.sessionConfig.rounds])
         return session
     }
 
@@ -80,6 +84,25 @@ actor SessionManager {
         return true
     }
 
+    /// `round_completed` in the shape of seeds/003: global metrics, participants, duration.
+    private func publishCompleted(_ round: RoundRecord, session: SessionRecord) {
+        let clients = round.combiners.reduce(0) { $0 + $1.clients.count }
+        let duration = round.finishedAt.map { $0.timeIntervalSince(round.committedAt) } ?? 0
+        var fields: [String: any Sendable] = [
+            "session_id": session.sessionId, "experiment_id": session.name, "round": round.roundNumber, "status": round.status.rawValue,
+            "global_metrics": round.roundData.validation, "train_metrics": round.roundData.trainMetrics,
+            "participating_clients": clients, "round_duration": duration,
+        ]
+        if let model = round.modelOut { fields["model_id"] = model }
+        if let error = round.error { fields["error"] = error }
+        events.publish("round_completed", fields)
+        Counter(label: "tributary_rounds_total", dimensions: [("status", round.status.rawValue.lowercased())]).increment()
+        Metrics.Timer(label: "tributary_round_duration_seconds", preferredDisplayUnit: .seconds).recordSeconds(duration)
+        if let reduce = round.roundData.timeReduce {
+            Metrics.Timer(label: "tributary_aggregation_seconds", preferredDisplayUnit: .seconds).recordSeconds(reduce)
+        }
+    }
+
     private func runRounds(_ initial: SessionRecord) async {
         var session = initial
         var modelId = session.sessionConfig.modelId!
@@ -97,7 +120,9 @@ actor SessionManager {
             var number = first
             while number <= session.sessionConfig.rounds && !Task.isCancelled {
                 defer { number += 1 }
+                events.publish("round_started", ["session_id": session.sessionId, "experiment_id": session.name, "round": number])
                 let round = try await runner.run(session: session, number: number, modelIn: modelId)
+                publishCompleted(round, session: session)
                 if let out = round.modelOut {
                     modelId = out
                     session.sessionConfig.modelId = out
@@ -114,6 +139,7 @@ actor SessionManager {
         session.updatedAt = Date()
         try? store.save(session)
         logger.info("session ended", metadata: ["session": "\(session.name)", "status": "\(session.status.rawValue)"])
+        events.publish("session_completed", ["session_id": session.sessionId, "experiment_id": session.name, "status": session.status.rawValue])
         running = nil
     }
 }

@@ -48,12 +48,17 @@ public struct RoundData: Codable, Sendable, Equatable {
     public var timeReduce: Double? = nil
     /// 1, or more when a controller restart interrupted the round and it was run again.
     public var attempt: Int = 1
+    /// Which rule ran where, e.g. "fedmedian at the controller, over 3 client updates".
+    public var aggregation: String? = nil
+    /// The central-DP noise added to this round's aggregate, when the session uses DP.
+    public var dp: DPNoiseRecord? = nil
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case trainMetrics = "train_metrics", validation, numExamples = "num_examples"
         case timeTraining = "time_training", timeValidation = "time_validation", timeReduce = "time_reduce", attempt
+        case aggregation, dp
     }
 
     public init(from decoder: any Decoder) throws {
@@ -65,6 +70,31 @@ public struct RoundData: Codable, Sendable, Equatable {
         timeValidation = try c.decodeIfPresent(Double.self, forKey: .timeValidation)
         timeReduce = try c.decodeIfPresent(Double.self, forKey: .timeReduce)
         attempt = try c.decodeIfPresent(Int.self, forKey: .attempt) ?? 1
+        aggregation = try c.decodeIfPresent(String.self, forKey: .aggregation)
+        dp = try c.decodeIfPresent(DPNoiseRecord.self, forKey: .dp)
+    }
+}
+
+/// The Gaussian noise of one round's central DP: σ = z·C/m, drawn from `seed`, so the round
+/// can be reproduced.
+public struct DPNoiseRecord: Codable, Sendable, Equatable {
+    public var seed: UInt64
+    public var sigma: Double
+    /// m: the number of (equally weighted) client updates in the aggregate.
+    public var updates: Int
+    public var clipNorm: Double
+    public var noiseMultiplier: Double
+
+    public init(seed: UInt64, sigma: Double, updates: Int, clipNorm: Double, noiseMultiplier: Double) {
+        self.seed = seed
+        self.sigma = sigma
+        self.updates = updates
+        self.clipNorm = clipNorm
+        self.noiseMultiplier = noiseMultiplier
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case seed, sigma, updates, clipNorm = "clip_norm", noiseMultiplier = "noise_multiplier"
     }
 }
 

@@ -56,10 +56,16 @@ public struct SessionConfig: Codable, Sendable, Equatable {
         training = try c.decodeIfPresent(TrainingConfig.self, forKey: .training) ?? d.training
     }
 
+    /// `aggregator` and `aggregator_kwargs`, parsed and completed with their defaults.
+    public func aggregatorSettings() throws(AggregatorSettingsError) -> AggregatorSettings {
+        try AggregatorSettings.parse(aggregator: aggregator, kwargs: aggregatorKwargs)
+    }
+
     /// The first invalid field and why, or nil. Checked when a session is created, so a bad
     /// config is refused up front rather than failing mid-session.
     public func invalidField() -> (field: String, reason: String)? {
-        if aggregator != "fedavg" { return ("aggregator", "unknown aggregator '\(aggregator)' (available: fedavg)") }
+        // Unknown names and bad kwargs are refused here, so they never reach a running session.
+        do { _ = try aggregatorSettings() } catch { return (error.field, error.message) }
         if !(roundTimeout > 0) || !roundTimeout.isFinite { return ("round_timeout", "must be a positive number of seconds") }
         if bufferSize == 0 || bufferSize < -1 { return ("buffer_size", "must be -1 (all selected clients) or positive") }
         if rounds < 1 || rounds > 1_000_000 { return ("rounds", "must be between 1 and 1000000") }

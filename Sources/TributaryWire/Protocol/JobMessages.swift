@@ -25,10 +25,18 @@ public struct JobOrder: Codable, Sendable, Equatable {
     public var maxClients: Int?
     /// Close early after this many accepted results (nil: wait for all selected).
     public var bufferSize: Int?
+    /// How a combiner hands its clients' updates up (training jobs).
+    public var aggregation: AggregationMode = .sum
+    /// Central DP: clip each client update's delta from the round's model to this L2 norm
+    /// before folding it, and weight every update equally (σ = z·C/m assumes an unweighted mean).
+    public var clipNorm: Double? = nil
+    /// Refuse client updates whose delta from the round's model has a larger L2 norm.
+    public var maxUpdateNorm: Double? = nil
 
     public init(
         jobId: String, sessionId: String, round: Int, kind: JobKind, modelId: String, chunkSize: Int,
-        config: TrainingConfig, timeoutSeconds: Double, minClients: Int, maxClients: Int? = nil, bufferSize: Int? = nil
+        config: TrainingConfig, timeoutSeconds: Double, minClients: Int, maxClients: Int? = nil, bufferSize: Int? = nil,
+        aggregation: AggregationMode = .sum, clipNorm: Double? = nil, maxUpdateNorm: Double? = nil
     ) {
         self.jobId = jobId
         self.sessionId = sessionId
@@ -41,6 +49,50 @@ public struct JobOrder: Codable, Sendable, Equatable {
         self.minClients = minClients
         self.maxClients = maxClients
         self.bufferSize = bufferSize
+        self.aggregation = aggregation
+        self.clipNorm = clipNorm
+        self.maxUpdateNorm = maxUpdateNorm
+    }
+
+    /// Orders from a peer that predates the aggregation fields decode with their defaults.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            jobId: try c.decode(String.self, forKey: .jobId), sessionId: try c.decode(String.self, forKey: .sessionId),
+            round: try c.decode(Int.self, forKey: .round), kind: try c.decode(JobKind.self, forKey: .kind),
+            modelId: try c.decode(String.self, forKey: .modelId), chunkSize: try c.decode(Int.self, forKey: .chunkSize),
+            config: try c.decode(TrainingConfig.self, forKey: .config), timeoutSeconds: try c.decode(Double.self, forKey: .timeoutSeconds),
+            minClients: try c.decode(Int.self, forKey: .minClients), maxClients: try c.decodeIfPresent(Int.self, forKey: .maxClients),
+            bufferSize: try c.decodeIfPresent(Int.self, forKey: .bufferSize),
+            aggregation: try c.decodeIfPresent(AggregationMode.self, forKey: .aggregation) ?? .sum,
+            clipNorm: try c.decodeIfPresent(Double.self, forKey: .clipNorm), maxUpdateNorm: try c.decodeIfPresent(Double.self, forKey: .maxUpdateNorm))
+    }
+}
+
+/// What a combiner sends up for a training job.
+public enum AggregationMode: String, Codable, Sendable {
+    /// Decomposable strategies: one partial aggregate (weighted sum / total weight).
+    case sum
+    /// Robust rules: every accepted, validated client update, forwarded one by one
+    /// (`forwardUpdate`), then a `JobReport` that closes the combiner's part.
+    case forward
+}
+
+/// A client whose result a combiner left out, and why; the controller turns each into a
+/// status event (`GET /api/v1/statuses`).
+public struct ClientIssue: Codable, Sendable, Equatable {
+    public var clientId: String
+    /// `updateRejected` (the update failed validation) or `taskFailed` (no usable result).
+    public var type: String
+    public var reason: String
+
+    public static let updateRejected = "MODEL_UPDATE_REJECTED"
+    public static let taskFailed = "CLIENT_FAILED"
+
+    public init(clientId: String, type: String, reason: String) {
+        self.clientId = clientId
+        self.type = type
+        self.reason = String(reason.prefix(1024))
     }
 }
 
@@ -82,8 +134,11 @@ public struct JobReport: Codable, Sendable {
     public var weight: Double
     public var clientsReported: [String]
     public var metrics: [String: Double]
+    /// Clients left out and why (nil from older peers).
+    public var issues: [ClientIssue]?
 
-    public init(jobId: String, combiner: String, succeeded: Bool, reason: String? = nil, weight: Double, clientsReported: [String], metrics: [String: Double]) {
+    public init(jobId: String, combiner: String, succeeded: Bool, reason: String? = nil, weight: Double, clientsReported: [String],
+                metrics: [String: Double], issues: [ClientIssue]? = nil) {
         self.jobId = jobId
         self.combiner = combiner
         self.succeeded = succeeded
@@ -91,6 +146,7 @@ public struct JobReport: Codable, Sendable {
         self.weight = weight
         self.clientsReported = clientsReported
         self.metrics = metrics
+        self.issues = issues
     }
 }
 

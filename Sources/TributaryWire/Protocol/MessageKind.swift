@@ -13,6 +13,7 @@ public enum MessageKind: UInt16, Sendable, CaseIterable {
     case submitPartial = 14          // chunked partial aggregate (payload), reply: uploadReceipt
     case submitJobReport = 15        // validation metrics or a failure, reply: ack
     case combinerLeave = 16          // a combiner shutting down, reply: ack
+    case forwardUpdate = 17          // chunked client update forwarded for a robust rule (payload), reply: uploadReceipt
 
     // Client → combiner.
     case clientRegister = 20

@@ -36,11 +36,14 @@ public struct CombinerHeartbeat: Codable, Sendable {
     public var clients: [String]
     /// Clients that missed 2 heartbeats but not yet 5 (after 5 they are dropped).
     public var staleClients: [String]
+    /// How far the combiner's current job is (for live progress and events).
+    public var progress: JobProgress?
 
-    public init(name: String, clients: [String], staleClients: [String] = []) {
+    public init(name: String, clients: [String], staleClients: [String] = [], progress: JobProgress? = nil) {
         self.name = name
         self.clients = clients
         self.staleClients = staleClients
+        self.progress = progress
     }
 
     public init(from decoder: any Decoder) throws {
@@ -48,6 +51,24 @@ public struct CombinerHeartbeat: Codable, Sendable {
         name = try c.decode(String.self, forKey: .name)
         clients = try c.decode([String].self, forKey: .clients)
         staleClients = try c.decodeIfPresent([String].self, forKey: .staleClients) ?? []
+        progress = try c.decodeIfPresent(JobProgress.self, forKey: .progress)
+    }
+}
+
+/// A combiner's view of its running job: whom it selected and whose results it accepted.
+public struct JobProgress: Codable, Sendable, Equatable {
+    public var jobId: String
+    public var round: Int
+    public var kind: JobKind
+    public var selected: Int
+    public var accepted: [String]
+
+    public init(jobId: String, round: Int, kind: JobKind, selected: Int, accepted: [String]) {
+        self.jobId = jobId
+        self.round = round
+        self.kind = kind
+        self.selected = selected
+        self.accepted = accepted
     }
 }
 

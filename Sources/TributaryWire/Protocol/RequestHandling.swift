@@ -5,6 +5,13 @@ import Logging
 /// serving loop and never goes unanswered.
 public enum RequestHandling {
     public static func reply(to message: Message, logger: Logger, _ body: (Frame) async throws -> Message) async -> Message {
+        Telemetry.bytesIn.increment(by: Int64(message.count))
+        let reply = await answer(message, logger: logger, body)
+        Telemetry.bytesOut.increment(by: Int64(reply.count))
+        return reply
+    }
+
+    private static func answer(_ message: Message, logger: Logger, _ body: (Frame) async throws -> Message) async -> Message {
         do {
             return try await body(Frame.decode(message))
         } catch let error as WireError {

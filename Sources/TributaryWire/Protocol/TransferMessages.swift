@@ -74,10 +74,16 @@ public struct UploadChunk: Codable, Sendable, Equatable {
     /// Clients a combiner selected whose updates are not in its partial (stragglers cut off by
     /// the timeout or `buffer_size`, failures, rejections); nil for client updates.
     public var excluded: [String]?
+    /// Partial aggregates: clients left out and why (for status events); nil otherwise.
+    public var issues: [ClientIssue]?
+    /// A client update a combiner forwards (robust rules): the forwarding combiner; `sender`
+    /// is then the client. Nil otherwise.
+    public var via: String?
 
     public init(
         jobId: String, sessionId: String, round: Int, sender: String, index: Int, chunkCount: Int, offset: Int,
-        totalBytes: Int, checksum: UInt64, weight: Double, metrics: [String: Double], contributors: [String] = [], excluded: [String]? = nil
+        totalBytes: Int, checksum: UInt64, weight: Double, metrics: [String: Double], contributors: [String] = [], excluded: [String]? = nil,
+        issues: [ClientIssue]? = nil, via: String? = nil
     ) {
         self.jobId = jobId
         self.sessionId = sessionId
@@ -92,6 +98,8 @@ public struct UploadChunk: Codable, Sendable, Equatable {
         self.metrics = metrics
         self.contributors = contributors
         self.excluded = excluded
+        self.issues = issues
+        self.via = via
     }
 
     public var checksumValue: UInt64? { UInt64(checksum, radix: 16) }

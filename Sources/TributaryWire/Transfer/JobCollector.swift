@@ -8,9 +8,12 @@ import TributaryModel
 /// their weights gives Σ_c N_c·x̄_c / Σ_c N_c = Σᵢ nᵢxᵢ / Σᵢ nᵢ, the flat FedAvg over all
 /// clients. Metrics are folded the same way (example-weighted means).
 ///
-/// An update is checked (job, round, sender, layout, checksum, finite values, weight) before
-/// anything is folded; a rejected update never touches the aggregate. Not thread-safe: owned
-/// by one actor.
+/// An update is checked (job, round, sender, layout, checksum, finite values, weight and, at
+/// the combiner, the norm of its delta from the round's model) before anything is folded; a
+/// rejected update never touches the aggregate. With central DP (`order.clipNorm`) each client
+/// delta is clipped and every update weighs 1, so the reduce is the unweighted mean σ = z·C/m
+/// assumes. For robust rules (`order.aggregation == .forward`) nothing is folded: each valid
+/// update is handed back to be forwarded. Not thread-safe: owned by one actor.
 public struct JobCollector {
     public struct Result: Sendable {
         public var model: Model?
@@ -21,8 +24,23 @@ public struct JobCollector {
         /// The clients behind the folded results (at the controller: all clients of all partials).
         public var contributors: [String]
         public var rejected: [String: String]
+        /// The subset of `rejected` whose update failed validation (the rest failed or left).
+        public var invalid: [String: String]
         /// Selected senders whose results are not in the aggregate.
         public var excluded: [String]
+
+        /// `rejected` as status-event material, by client.
+        public var issues: [ClientIssue] {
+            rejected.keys.sorted().map { ClientIssue(clientId: $0, type: invalid[$0] != nil ? ClientIssue.updateRejected : ClientIssue.taskFailed, reason: rejected[$0]!) }
+        }
+    }
+
+    /// What became of one chunk.
+    public enum ChunkOutcome {
+        case receipt(UploadReceipt)
+        /// Forward mode: a complete, validated update to forward before it is acknowledged;
+        /// report how that went with `finishForward`.
+        case forward(Model, UploadChunk)
     }
 
     public let order: JobOrder
@@ -30,20 +48,27 @@ public struct JobCollector {
     public private(set) var accepted: [String] = []
     public private(set) var rejected: [String: String] = [:]
     public private(set) var contributors: [String] = []
+    public private(set) var invalid: [String: String] = [:]
     public private(set) var isClosed = false
+    /// The round's model, at the combiner: client deltas are bounded and clipped against it.
+    private let global: Model?
+    /// Updates being forwarded now, by sender (still pending until `finishForward`).
+    private var forwarding: [String: UploadChunk] = [:]
     private var assembler: UploadAssembler?
     private var accumulator: FedAvgAccumulator?
     private var weightSum = 0.0
     private var metricSums: [String: Double] = [:]
     private var metricWeights: [String: Double] = [:]
 
-    /// `spec` is the layout of the job's model (required for training jobs).
-    public init(order: JobOrder, spec: ModelSpec?, selected: Set<String>, maxStagingBytes: Int) throws(ModelError) {
+    /// `spec` is the layout of the job's model (required for training jobs); `global` is the
+    /// model itself where client updates arrive (the combiner), nil where partials do.
+    public init(order: JobOrder, spec: ModelSpec?, selected: Set<String>, maxStagingBytes: Int, global: Model? = nil) throws(ModelError) {
         self.order = order
         self.selected = selected
+        self.global = global
         if order.kind == .train {
             guard let spec else { throw .invalidSpec("a training job needs the model's layout") }
-            accumulator = try FedAvgAccumulator(spec: spec)
+            if order.aggregation == .sum { accumulator = try FedAvgAccumulator(spec: spec) }
             assembler = UploadAssembler(spec: spec, chunkSize: order.chunkSize, maxStagingBytes: maxStagingBytes)
         }
     }
@@ -57,32 +82,89 @@ public struct JobCollector {
         return pending.isEmpty
     }
 
-    /// Takes one chunk of an update; folds the update when its last chunk arrives.
+    /// Takes one chunk of an update; folds the update when its last chunk arrives (sum mode).
     public mutating func receiveChunk(_ meta: UploadChunk, payload: UnsafeRawBufferPointer) throws(WireError) -> UploadReceipt {
+        switch try receive(meta, payload: payload) {
+        case .receipt(let receipt):
+            return receipt
+        case .forward(_, let complete):
+            _ = finishForward(sender: complete.sender, error: "this tier does not forward updates")
+            throw WireError(.rejected, "job \(order.jobId) forwards updates; use receive(_:payload:)")
+        }
+    }
+
+    /// Takes one chunk of an update. When its last chunk arrives the update is validated, then
+    /// folded (sum mode) or handed back to be forwarded (forward mode).
+    public mutating func receive(_ meta: UploadChunk, payload: UnsafeRawBufferPointer) throws(WireError) -> ChunkOutcome {
         try admit(jobId: meta.jobId, sessionId: meta.sessionId, round: meta.round, sender: meta.sender)
         guard order.kind == .train, assembler != nil else {
             throw WireError(.rejected, "job \(order.jobId) is a \(order.kind.rawValue) job and takes no model updates")
         }
+        guard forwarding[meta.sender] == nil else { throw WireError(.duplicate, "\(meta.sender)'s update is being forwarded") }
         switch try assembler!.receive(meta, payload: payload) {
         case .stored(let count):
-            return UploadReceipt(status: .stored, chunksReceived: count)
+            return .receipt(UploadReceipt(status: .stored, chunksReceived: count))
         case .complete(let complete):
-            do {
-                try accumulator!.add(complete.bytes, weight: complete.meta.weight)
+            // What the upload itself carried (all its chunks agreed on it), not this chunk's word.
+            let sender = complete.meta.sender
+            // DP weighs every client update equally (see the type's comment).
+            let weight = order.clipNorm != nil && global != nil ? 1 : complete.meta.weight
+            do throws(ModelError) {
+                let update = try checked(complete.bytes)
+                if order.aggregation == .forward, let update {
+                    forwarding[sender] = complete.meta
+                    assembler!.reservedBytes += update.spec.totalBytes
+                    return .forward(update, complete.meta)
+                }
+                if let update { try accumulator!.add(update, weight: weight) } else { try accumulator!.add(complete.bytes, weight: weight) }
             } catch {
-                rejected[meta.sender] = error.description
+                rejected[sender] = error.description
+                invalid[sender] = error.description
                 throw WireError(.rejected, error.description)
             }
-            // What the upload itself carried (all its chunks agreed on it), not this chunk's word.
-            record(sender: complete.meta.sender, weight: complete.meta.weight, metrics: complete.meta.metrics, contributors: complete.meta.contributors)
-            return UploadReceipt(status: .accepted, chunksReceived: complete.meta.chunkCount)
+            record(sender: sender, weight: weight, metrics: complete.meta.metrics, contributors: complete.meta.contributors)
+            return .receipt(UploadReceipt(status: .accepted, chunksReceived: complete.meta.chunkCount))
         }
+    }
+
+    /// Ends the forwarding of `sender`'s update: it counts if the next tier took it (`error`
+    /// nil), else the sender is rejected. Returns the receipt for the sender, or nil if the
+    /// job closed meanwhile.
+    public mutating func finishForward(sender: String, error: String?) -> UploadReceipt? {
+        guard let meta = forwarding.removeValue(forKey: sender) else { return nil }
+        assembler?.reservedBytes -= meta.totalBytes
+        guard !isClosed else { return nil }
+        if let error {
+            rejected[sender] = "could not forward the update: \(error)"
+            return nil
+        }
+        record(sender: sender, weight: meta.weight, metrics: meta.metrics, contributors: meta.contributors)
+        return UploadReceipt(status: .accepted, chunksReceived: meta.chunkCount)
+    }
+
+    /// Checks what a complete update needs beyond what `FedAvgAccumulator.add` checks: the
+    /// norm bound and clipping of its delta, and finiteness when it is not folded here.
+    /// Returns the (clipped) update when it had to be materialised, else nil.
+    private func checked(_ bytes: UnsafeRawBufferPointer) throws(ModelError) -> Model? {
+        guard let spec = assembler?.spec, order.aggregation == .forward || (global != nil && (order.maxUpdateNorm != nil || order.clipNorm != nil)) else {
+            return nil
+        }
+        try UpdateValidation.validate(bytes, spec: spec)
+        var update = try Model(spec: spec, data: [UInt8](bytes))
+        guard let global else { return update }
+        if let bound = order.maxUpdateNorm {
+            let norm = try DifferentialPrivacy.updateNorm(update, relativeTo: global)
+            guard norm <= bound else { throw .normExceeded(norm: norm, limit: bound) }
+        }
+        if let clip = order.clipNorm { update = try DifferentialPrivacy.clip(update: update, relativeTo: global, clipNorm: clip) }
+        return update
     }
 
     /// Takes a metrics-only result (validation).
     public mutating func receiveMetrics(jobId: String, sender: String, weight: Double, metrics: [String: Double], contributors: [String] = []) throws(WireError) {
         try admit(jobId: jobId, sessionId: order.sessionId, round: order.round, sender: sender)
-        guard order.kind == .validate else {
+        // Forward mode: a combiner closes its part of a training job with a report of metrics.
+        guard order.kind == .validate || order.aggregation == .forward else {
             throw WireError(.rejected, "job \(order.jobId) is a training job: send an update, not metrics")
         }
         guard weight > 0, weight.isFinite else {
@@ -98,7 +180,8 @@ public struct JobCollector {
 
     /// Records that a sender will not deliver (it failed or left), so the job need not wait for it.
     public mutating func markFailed(_ sender: String, reason: String) {
-        guard selected.contains(sender), !accepted.contains(sender) else { return }
+        guard selected.contains(sender), !accepted.contains(sender), forwarding[sender] == nil,
+              rejected[sender] == nil else { return }  // the first reason (e.g. a refused update) stays
         rejected[sender] = reason
         assembler?.drop(sender: sender)
     }
@@ -119,7 +202,7 @@ public struct JobCollector {
         // metric behind less than all of it could not be re-weighted exactly at the next tier.
         for (key, sum) in metricSums where metricWeights[key] == weightSum { metrics[key] = sum / weightSum }
         return Result(model: model, weight: weightSum, metrics: metrics, accepted: accepted, contributors: contributors, rejected: rejected,
-                      excluded: selected.subtracting(accepted).sorted())
+                      invalid: invalid, excluded: selected.subtracting(accepted).sorted())
     }
 
     private func admit(jobId: String, sessionId: String, round: Int, sender: String) throws(WireError) {

@@ -42,6 +42,10 @@ public struct UploadAssembler {
         self.maxStagingBytes = maxStagingBytes
     }
 
+    /// Bytes held elsewhere against the same budget: complete updates a combiner is still
+    /// forwarding to the controller (robust rules). New uploads wait (`busy`) for room.
+    public var reservedBytes = 0
+
     /// Bytes held by partly received uploads.
     public var stagedBytes: Int { open.count * spec.totalBytes }
     public var openUploads: Int { open.count }
@@ -54,6 +58,10 @@ public struct UploadAssembler {
         guard let expected = meta.checksumValue else { throw WireError(.malformed, "checksum '\(meta.checksum)' is not hex") }
 
         if plan.chunks.count == 1 {
+            // Zero-copy unless it must be kept for forwarding: then it counts against the budget.
+            guard reservedBytes == 0 || stagedBytes + reservedBytes + spec.totalBytes <= max(maxStagingBytes, spec.totalBytes) else {
+                throw WireError(.busy, "no upload slot free (updates being forwarded); retry")
+            }
             guard Checksum.xxh3(payload) == expected else { throw WireError(.checksumMismatch, "update checksum mismatch") }
             return .complete(Complete(meta: meta, bytes: payload, staging: nil))
         }
@@ -69,7 +77,7 @@ public struct UploadAssembler {
             }
             upload = existing
         } else {
-            guard stagedBytes + spec.totalBytes <= max(maxStagingBytes, spec.totalBytes) else {
+            guard stagedBytes + reservedBytes + spec.totalBytes <= max(maxStagingBytes, spec.totalBytes) else {
                 throw WireError(.busy, "no upload slot free (\(open.count) uploads in progress); retry")
             }
             upload = Open(meta: meta, buffer: StagingBuffer(count: spec.totalBytes), received: Array(repeating: false, count: plan.chunks.count), receivedCount: 0, lastActivity: now)

@@ -1,0 +1,28 @@
+import Hummingbird
+import HummingbirdWebSocket
+
+/// `GET /ws/events`: a WebSocket that streams the hub's events as JSON text messages until
+/// the client disconnects.
+enum EventRoutes {
+    static func router(events: EventHub) -> Router<BasicWebSocketRequestContext> {
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        router.ws("/ws/events") { inbound, outbound, _ in
+            let (id, stream) = events.subscribe()
+            defer { events.cancel(id) }
+            // Ends when the peer closes: reading inbound finishes, which cancels the writer.
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await text in stream {
+                        do { try await outbound.write(.text(text)) } catch { return }
+                    }
+                }
+                group.addTask {
+                    do { for try await _ in inbound {} } catch {}
+                }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+        return router
+    }
+}

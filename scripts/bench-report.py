@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""Writes the markdown report of scripts/bench.sh.
+
+usage: bench-report.py RESULTS.jsonl PEERS.jsonl OUT.md QUICK  < kernels-output
+"""
+import datetime
+import json
+import platform
+import re
+import subprocess
+import sys
+
+results_path, peers_path, out_path, quick = sys.argv[1:5]
+kernels = sys.stdin.read()
+
+
+def lines(path):
+    out = []
+    for line in open(path):
+        line = line.strip()
+        if line.startswith("{"):
+            out.append(json.loads(line))
+    return out
+
+
+rows = lines(results_path)
+peers = lines(peers_path)
+
+
+def machine():
+    cpu = "?"
+    cores = 0
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name") and cpu == "?":
+            cpu = line.split(":", 1)[1].strip()
+        if line.startswith("processor"):
+            cores += 1
+    mem = subprocess.run(["free", "-g"], capture_output=True, text=True).stdout.split("\n")[1].split()[1]
+    return f"{cpu}, {cores} vCPU, {mem} GiB RAM, Linux {platform.release()}"
+
+
+def f(x, fmt="{:.3f}"):
+    return "–" if x is None else fmt.format(x)
+
+
+def mb(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+# Reference figures of peers/REPORT.md (median s/round; measured there, not in this run).
+REFERENCE = {("flower", 10, "1e6"): 13.67, ("flower", 10, "1e7"): 16.04, ("fedn", 10, "1e6"): 3.43, ("fedn", 10, "1e7"): 19.58}
+
+out = []
+out.append("# Tributary benchmark" + (" (quick smoke run)" if quick == "1" else ""))
+out.append("")
+out.append(f"- date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}")
+out.append(f"- machine: {machine()}")
+out.append("- build: `swift build -c release`, `GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, all processes on one machine, nng over tcp loopback")
+out.append("- topology per row: 1 controller + C combiners + 1 swarm process of N no-op clients (`tributary-client --count N --trainer noop`),"
+           " fresh processes per row; 1 warm-up round, then the timed rounds; validation off; chunk size 8 MiB")
+out.append("- round s: `round_data.time_training + time_reduce` from the REST API (order → partials reduced → new model stored);"
+           " wall s/round: the session's wall time / its rounds, as polled by the script (includes round bookkeeping and the warm-up)")
+out.append("- bytes/round: every model crosses every hop twice (download + upload): 2·(N + C)·4P; bound: `tributary-bench bound`, the same"
+           " bytes in messages of the same size over nng REQ/REP on loopback (2 in flight), measured in this run")
+out.append("")
+out.append("| N | P | C | rounds ok | round s median | min | max | wall s/round | MB/round | GB/s | bound s | round/bound "
+           "| RSS controller MB | RSS combiner MB (max) | combiner (RSS−idle)/model | RSS swarm MB |")
+out.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+for r in rows:
+    med, bound = r.get("median"), r.get("bound")
+    gbps = r["moved"] / med / 1e9 if med else None
+    ratio = med / bound if med and bound else None
+    comb, idle = mb(r.get("rss_combiner")), mb(r.get("combiner_idle"))
+    over = (comb - idle) * 1048576 / r["model_bytes"] if comb is not None and idle is not None else None
+    ok = f"{r['finished']}/{r['total']}" + ("" if r["status"] == "Finished" else f" ({r['status']})")
+    out.append(f"| {r['n']} | {r['p']} | {r['c']} | {ok} | {f(med)} | {f(r.get('min'))} | {f(r.get('max'))} | {f(r.get('wall'))} "
+               f"| {r['moved'] / 1e6:.1f} | {f(gbps, '{:.2f}')} | {f(bound, '{:.4f}')} | {f(ratio, '{:.1f}')} "
+               f"| {r.get('rss_controller')} | {r.get('rss_combiner')} | {f(over, '{:.1f}')} | {r.get('rss_swarm')} |")
+out.append("")
+out.append("Combiner memory: *(RSS−idle)/model* is the combiner's peak RSS minus its RSS when idle (registered, no clients yet),"
+           " in units of the model size; the design bound is ≤ 3 whatever N.")
+out.append("")
+
+
+def row(n, p, c):
+    for r in rows:
+        if r["n"] == n and float(r["p"]) == float(p) and r["c"] == c:
+            return r
+    return None
+
+
+if quick != "1":
+    out.append("## Targets (issue 6)")
+    out.append("")
+    checks = [((10, "1e6", 2), 0.1), ((10, "1e7", 2), 0.6)]
+    for (n, p, c), target in checks:
+        r = row(n, p, c)
+        med = r.get("median") if r else None
+        verdict = "not run" if med is None else ("met" if med <= target else "MISSED")
+        out.append(f"- N={n}, P={p}, {c} combiners: median {f(med)} s, target ≤ {target} s: **{verdict}**")
+    big = [r for r in rows if r["n"] == 1000]
+    out.append("- N=1000, P=1e4 completes rounds: " + (", ".join(f"C={r['c']}: {r['finished']}/{r['total']}" for r in big) or "not run"))
+    m = re.search(r"ratio fold_4_fused/read_only_sum ([0-9.]+)\s+fold_1/read_only_sum ([0-9.]+)", kernels)
+    if m:
+        out.append(f"- aggregation kernel ≥ 60% of read bandwidth: fused 4-update fold {float(m.group(1)) * 100:.0f}%,"
+                   f" single-update fold {float(m.group(2)) * 100:.0f}%")
+    out.append("")
+
+out.append("## Aggregation kernel (`tributary-bench kernels`)")
+out.append("")
+out.append("```")
+out.append(kernels.strip())
+out.append("```")
+out.append("")
+out.append("## Peers (Flower 1.42 deployment engine, FEDn 0.33)")
+out.append("")
+measured = [p for p in peers if "peer" in p]
+for note in (p["note"] for p in peers if "note" in p):
+    out.append(f"- {note}")
+if not peers:
+    out.append("- peers not run in this benchmark run (`scripts/bench.sh --peers` runs them; they take minutes per shape)")
+out.append("")
+out.append("| shape | Tributary median s (C=1) | peer | peer median s | source | Tributary / peer |")
+out.append("|---|---|---|---|---|---|")
+for (peer, n, p), ref in sorted(REFERENCE.items()):
+    r = row(n, p, 1)
+    mine = r.get("median") if r else None
+    live = next((x for x in measured if x["peer"] == peer and x["n"] == n and float(x["p"]) == float(p) and x.get("median")), None)
+    value, source = (live["median"], "this run") if live else (ref, "peers/REPORT.md (not this run)")
+    ratio = f"1/{value / mine:.0f}" if mine else "–"
+    out.append(f"| N={n}, P={p} | {f(mine)} | {peer} | {value:.2f} | {source} | {ratio} |")
+out.append("")
+open(out_path, "w").write("\n".join(out))

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# Benchmarks Tributary against the physical limit (and optionally Flower and FEDn), in one run.
+#
+#   scripts/bench.sh [--quick] [--peers] [--shapes "10x1e6 10x1e7 ..."] [--combiners "1 2 4"]
+#                    [--rounds R] [--out FILE] [--scratch-path DIR]
+#
+# For each shape (N clients × P float32 parameters) and combiner count C it starts the real
+# topology — a controller, C combiners and one `tributary-client --count N --trainer noop`
+# swarm process — stores a seed model of P parameters, runs a session of 1 warm-up + R rounds
+# with validation off, and reports from the REST API the median/min/max seconds per round
+# (round_data.time_training + time_reduce), the bytes moved per round (every model crosses
+# every hop twice: 2·(N + C)·4P), the achieved GB/s, the bytes-moved bound measured in the
+# same run (`tributary-bench bound`: the same bytes over nng on loopback, same message size),
+# the ratio round/bound, and peak RSS (VmHWM) per role. Then the aggregation kernel
+# micro-benchmark. Writes a markdown report (default bench/results.md; --quick:
+# bench/results-quick.md). Release build, GLIBC_TUNABLES=glibc.malloc.hugetlb=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quick=0; peers=0; rounds=6; scratch=.build-release; out=""
+shapes="10x1e6 10x1e7 50x1e6 100x1e6 1000x1e4"; combiner_counts="1 2 4"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1; shift ;;
+    --peers) peers=1; shift ;;
+    --shapes) shapes=$2; shift 2 ;;
+    --combiners) combiner_counts=$2; shift 2 ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --scratch-path) scratch=$2; shift 2 ;;
+    *) echo "unknown option: $1" >&2; exit 2 ;;
+  esac
+done
+if [ $quick = 1 ]; then
+  shapes=${BENCH_QUICK_SHAPES:-"4x1e4 20x1e5"}; combiner_counts=${BENCH_QUICK_COMBINERS:-"1 2"}; rounds=2
+  out=${out:-bench/results-quick.md}
+fi
+out=${out:-bench/results.md}
+
+swift build -q -c release --scratch-path "$scratch" >&2
+bin=$(swift build -c release --scratch-path "$scratch" --show-bin-path)
+# nng receives large messages with malloc; huge pages avoid the page-fault cliff (notes/nng.md §5.1).
+export GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+ulimit -n 20000 2>/dev/null || true
+
+run_root=run/bench
+mkdir -p "$run_root" "$(dirname "$out")"
+results="$run_root/results.tsv"; : > "$results"
+pids=()
+cleanup() { local q; for q in "${pids[@]:-}"; do [ -n "$q" ] && kill -KILL "$q" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+hwm_mb() { awk '/VmHWM/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo "?"; }
+
+stop_all() {
+  local q alive
+  for q in "${pids[@]}"; do kill -TERM "$q" 2>/dev/null || true; done
+  for _ in $(seq 50); do
+    alive=0; for q in "${pids[@]}"; do kill -0 "$q" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break; sleep 0.1
+  done
+  for q in "${pids[@]}"; do kill -KILL "$q" 2>/dev/null || true; wait "$q" 2>/dev/null || true; done
+  pids=()
+}
+
+# run_shape N P C INDEX: one topology, one session; appends a line to $results.
+run_shape() {
+  local n=$1 p=$2 c=$3 idx=$4
+  local params; params=$(python3 -c "print(int(float('$p')))")
+  local dir="$run_root/N${n}_P${p}_C${c}"
+  rm -rf "$dir"; mkdir -p "$dir/logs"
+  local http=$((18100 + idx)) nb=$((19000 + 20 * idx))
+  local url="http://127.0.0.1:$http"
+  echo "== N=$n P=$p combiners=$c" >&2
+  "$bin/tributary-controller" --data-dir "$dir/data" --http-port "$http" --listen "tcp://127.0.0.1:$nb" \
+    --publish "tcp://127.0.0.1:$((nb + 1))" --log-level "${BENCH_LOG_LEVEL:-warning}" > "$dir/logs/controller.log" 2>&1 &
+  pids+=($!); local controller_pid=$!
+  local combiner_pids=()
+  for i in $(seq 0 $((c - 1))); do
+    "$bin/tributary-combiner" --name "combiner-$i" --controller "tcp://127.0.0.1:$nb" --listen "tcp://127.0.0.1:$((nb + 2 + 2 * i))" \
+      --publish "tcp://127.0.0.1:$((nb + 3 + 2 * i))" --log-level "${BENCH_LOG_LEVEL:-warning}" > "$dir/logs/combiner-$i.log" 2>&1 &
+    pids+=($!); combiner_pids+=($!)
+  done
+  "$bin/tributary" wait --controller "$url" --combiners "$c" --timeout 60 >&2 || return 1
+  "$bin/tributary-client" seed-model --parameters "$params" --out "$dir/seed.npz" > /dev/null || return 1
+  "$bin/tributary" upload-model --controller "$url" "$dir/seed.npz" --name seed > /dev/null || return 1
+  local combiner_base; combiner_base=$(for q in "${combiner_pids[@]}"; do hwm_mb "$q"; echo; done | sort -n | tail -1)
+  "$bin/tributary-client" --controller "$url" --client-id bench --count "$n" --trainer noop --examples 100 \
+    --log-level "${BENCH_LOG_LEVEL:-warning}" > "$dir/logs/swarm.log" 2>&1 &
+  pids+=($!); local swarm_pid=$!
+  "$bin/tributary" wait --controller "$url" --combiners "$c" --clients "$n" --models 1 --timeout 300 >&2 || return 1
+
+  local total=$((rounds + 1))
+  local session
+  session=$(curl -sf -X POST "$url/api/v1/sessions/" -H 'Content-Type: application/json' \
+    -d "{\"name\": \"bench\", \"session_config\": {\"rounds\": $total, \"round_timeout\": 300, \"clients_required\": $n, \"validate\": false}}" |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["session_id"])') || return 1
+  curl -sf -X POST "$url/api/v1/sessions/start" -H 'Content-Type: application/json' -d "{\"session_id\": \"$session\"}" > /dev/null || return 1
+  local t0; t0=$(date +%s.%N)
+  local status=Started deadline=$((SECONDS + 900))
+  while [ "$status" = Started ] || [ "$status" = Created ]; do
+    [ $SECONDS -lt $deadline ] || { echo "session did not end within 900 s" >&2; return 1; }
+    sleep 0.1
+    status=$(curl -sf "$url/api/v1/sessions/$session" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])') || return 1
+  done
+  local t1; t1=$(date +%s.%N)
+  curl -sf "$url/api/v1/rounds/?session_id=$session" -H 'X-Sort-Key: round_number' -H 'X-Sort-Order: asc' -H 'X-Limit: 1000' > "$dir/rounds.json"
+  local rss_controller rss_combiner rss_swarm
+  rss_controller=$(hwm_mb "$controller_pid")
+  rss_combiner=$(for q in "${combiner_pids[@]}"; do hwm_mb "$q"; echo; done | sort -n | tail -1)
+  rss_swarm=$(hwm_mb "$swarm_pid")
+  stop_all
+
+  local model_bytes=$((4 * params)) cp=$(( c < n ? c : n ))
+  local moved=$((2 * (n + cp) * model_bytes))
+  local chunk=$((8 << 20)); local message=$(( model_bytes < chunk ? model_bytes : chunk ))
+  local bound; bound=$("$bin/tributary-bench" bound --bytes "$moved" --message "$message" --repeats $([ $quick = 1 ] && echo 1 || echo 3) |
+    sed -n 's/.* seconds \([0-9.]*\) .*/\1/p')
+  python3 - "$dir/rounds.json" "$n" "$p" "$c" "$status" "$moved" "$bound" "$rss_controller" "$rss_combiner" "$rss_swarm" \
+    "$model_bytes" "$combiner_base" "$t0" "$t1" "$total" >> "$results" <<'EOF'
+import json, statistics, sys
+(path, n, p, c, status, moved, bound, rctl, rcomb, rswarm, mbytes, cbase, t0, t1, total) = sys.argv[1:]
+rounds = json.load(open(path)).get("result", [])
+done = [r for r in rounds if r.get("status") == "Finished"]
+times = [(r["round_data"].get("time_training") or 0) + (r["round_data"].get("time_reduce") or 0)
+         for r in sorted(done, key=lambda r: r["round_number"]) if r["round_number"] > 1]
+wall = (float(t1) - float(t0)) / int(total)
+row = dict(n=int(n), p=p, c=int(c), status=status, finished=len(done), total=int(total), failed=len(rounds) - len(done),
+           median=statistics.median(times) if times else None, min=min(times) if times else None, max=max(times) if times else None,
+           timed=len(times), wall=wall, moved=int(moved), bound=float(bound) if bound else None,
+           rss_controller=rctl, rss_combiner=rcomb, rss_swarm=rswarm, model_bytes=int(mbytes), combiner_idle=cbase)
+print(json.dumps(row))
+EOF
+  tail -1 "$results" >&2
+}
+
+idx=0
+for shape in $shapes; do
+  for c in $combiner_counts; do
+    run_shape "${shape%x*}" "${shape#*x}" "$c" "$idx" || { echo "shape $shape C=$c failed" >&2; stop_all; }
+    idx=$((idx + 1))
+  done
+done
+
+echo "== aggregation kernels" >&2
+if [ $quick = 1 ]; then kernels=$("$bin/tributary-bench" kernels --floats 1e6 --passes 3); else kernels=$("$bin/tributary-bench" kernels); fi
+echo "$kernels" >&2
+
+peer_notes="$run_root/peers.txt"; : > "$peer_notes"
+if [ $peers = 1 ]; then scripts/bench-peers.sh "$shapes" "$rounds" > "$peer_notes" || true; fi
+
+python3 scripts/bench-report.py "$results" "$peer_notes" "$out" "$quick" <<< "$kernels"
+echo "report: $out" >&2
