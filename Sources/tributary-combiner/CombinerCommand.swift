@@ -7,6 +7,7 @@ import TributaryCombiner
 import TributaryWire
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension LogSetup.Format: ExpressibleByArgument {}
 
 @main
 struct CombinerCommand: AsyncParsableCommand {
@@ -30,9 +31,11 @@ struct CombinerCommand: AsyncParsableCommand {
     var metricsHost: String = "127.0.0.1"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
+    @Option(help: "Log format: text or json (one object per line).")
+    var logFormat: LogSetup.Format = .text
 
     func run() async throws {
-        let logger = LogSetup.bootstrap(label: "tributary.combiner", level: logLevel)
+        let logger = LogSetup.bootstrap(label: "tributary.combiner", level: logLevel, format: logFormat)
         ShutdownWatchdog.install()
         Telemetry.bootstrap()
         var config = CombinerConfiguration(name: name, controllerAddress: controller)

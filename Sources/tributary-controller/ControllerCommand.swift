@@ -5,6 +5,7 @@ import TributaryController
 import TributaryWire
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension LogSetup.Format: ExpressibleByArgument {}
 
 @main
 struct ControllerCommand: AsyncParsableCommand {
@@ -27,9 +28,11 @@ struct ControllerCommand: AsyncParsableCommand {
     var heartbeat: Double = 1
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
+    @Option(help: "Log format: text or json (one object per line).")
+    var logFormat: LogSetup.Format = .text
 
     func run() async throws {
-        let logger = LogSetup.bootstrap(label: "tributary.controller", level: logLevel)
+        let logger = LogSetup.bootstrap(label: "tributary.controller", level: logLevel, format: logFormat)
         ShutdownWatchdog.install()
         Telemetry.bootstrap()
         var config = ControllerConfiguration(dataDirectory: URL(fileURLWithPath: dataDir))

@@ -81,6 +81,7 @@ import FoundationNetworking
         #expect((combiner["tributary_bytes_total{direction=\"in\"}"] ?? 0) > 0)
         #expect((combiner["tributary_bytes_total{direction=\"out\"}"] ?? 0) > 0)
         #expect(combiner["tributary_clients_online"] == 2)
+        #expect((combiner["tributary_updates_total{result=\"accepted\"}"] ?? 0) >= 4)   // 2 clients × 2 rounds (+ validations)
     }
 
     @Test func operatorCLIDrivesASessionAgainstARunningNetwork() async throws {

@@ -32,7 +32,7 @@ public final class EventHub: Sendable {
         var object: [String: Any] = fields
         object["type"] = type
         object["timestamp"] = ISO8601DateFormatter().string(from: Date())
-        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return }
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         let text = String(decoding: data, as: UTF8.self)
         subscribers.withLock { subs in
             for continuation in subs.values { continuation.yield(text) }

@@ -120,6 +120,7 @@ public struct JobCollector {
             } catch {
                 rejected[sender] = error.description
                 invalid[sender] = error.description
+                Telemetry.updatesRejected.increment()
                 throw WireError(.rejected, error.description)
             }
             record(sender: sender, weight: weight, metrics: complete.meta.metrics, contributors: complete.meta.contributors)
@@ -216,6 +217,7 @@ public struct JobCollector {
     }
 
     private mutating func record(sender: String, weight: Double, metrics: [String: Double], contributors: [String]) {
+        Telemetry.updatesAccepted.increment()
         accepted.append(sender)
         self.contributors.append(contentsOf: contributors.isEmpty ? [sender] : contributors)
         weightSum += weight
