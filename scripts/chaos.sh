@@ -22,7 +22,8 @@ net() { scripts/local-network.sh "$@" --run-dir "$run_dir"; }
 trap 'trap "" INT TERM; net down >/dev/null' EXIT
 trap 'exit 130' INT TERM
 net down >/dev/null
-controller=$(net up --combiners "$combiners" --clients "$clients" "${extra[@]}" | sed -n 's/^controller: //p')
+# Slow clients (2 s per training step) keep each round open long enough for a kill to land in it.
+controller=$(net up --combiners "$combiners" --clients "$clients" --client-args "--train-delay 2" "${extra[@]}" | sed -n 's/^controller: //p')
 api() { curl -sf -H 'X-Sort-Key: round_number' -H 'X-Sort-Order: asc' "$controller$1"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
@@ -42,13 +43,14 @@ while :; do
     last=$current
     if [ $((RANDOM % 2)) = 0 ]; then victim="client-$((RANDOM % clients))"; else victim="combiner-$((RANDOM % combiners))"; fi
     victims[$current]=$victim
-    sleep 0.$((RANDOM % 9 + 1))
+    sleep 0.$((RANDOM % 5 + 1))            # land inside the round (training takes 2 s)
     net kill "$victim" >/dev/null
-    sleep $((RANDOM % 2 + 1))
-    net restart "$victim" >/dev/null
+    # Restart in the background, so the next round is watched (and hit) on time.
+    ( sleep $((RANDOM % 2 + 1)); net restart "$victim" >/dev/null ) &
   fi
-  sleep 0.2
+  sleep 0.1
 done
+wait   # pending restarts
 
 echo
 printf '%-6s %-9s %-8s %-14s %-9s %s\n' round status attempt killed accuracy contributors

@@ -4,6 +4,7 @@
 #
 #   scripts/local-network.sh up [--combiners C] [--clients N] [--run-dir DIR] [--http-port P]
 #                               [--port-base B] [--partition iid|dirichlet:ALPHA] [--release]
+#                               [--client-args "EXTRA CLIENT OPTIONS"]
 #   scripts/local-network.sh status [--run-dir DIR]
 #   scripts/local-network.sh down   [--run-dir DIR]
 #   scripts/local-network.sh kill ROLE [--run-dir DIR]      # kill -9 one process (e.g. client-3, combiner-1)
@@ -18,7 +19,7 @@ cd "$(dirname "$0")/.."
 cmd=${1:-}; shift || true
 role_arg=""
 case "$cmd" in kill|restart) role_arg=${1:-}; shift || true ;; esac
-combiners=2; clients=4; run_dir=run/local; http_port=8092; port_base=7100; partition=iid; config=debug
+combiners=2; clients=4; run_dir=run/local; http_port=8092; port_base=7100; partition=iid; config=debug; client_args=
 while [ $# -gt 0 ]; do
   case "$1" in
     --combiners) combiners=$2; shift 2 ;;
@@ -28,6 +29,7 @@ while [ $# -gt 0 ]; do
     --port-base) port_base=$2; shift 2 ;;
     --partition) partition=$2; shift 2 ;;
     --release) config=release; shift ;;
+    --client-args) client_args=$2; shift 2 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
@@ -112,7 +114,7 @@ up() {
 
   for i in $(seq 0 $((clients - 1))); do
     spawn "client-$i" "$bin/tributary-client" --controller "$controller_url" --client-id "client-$i" \
-      --partition "$i/$clients" --scheme "$partition"
+      --partition "$i/$clients" --scheme "$partition" $client_args
   done
   "$bin/tributary" wait --controller "$controller_url" --combiners "$combiners" --clients "$clients" --models 1 --timeout 60 >&2
   echo "logs: $run_dir/logs"

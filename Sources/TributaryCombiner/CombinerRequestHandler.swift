@@ -44,7 +44,7 @@ struct CombinerRequestHandler: Sendable {
 
         case .submitUpdate:
             let meta = try frame.decodeMetadata(UploadChunk.self)
-            switch try await state.receiveUpdate(meta, frame: frame) {
+            switch try await state.uploadRoom.admit({ try await state.receiveUpdate(meta, frame: frame) }) {
             case .receipt(let receipt):
                 return try Frame.encode(.uploadReceipt, receipt)
             case .forward(let update, let header, let forward):

@@ -33,8 +33,8 @@ public final class CombinerService: Service, Sendable {
         replySocket = try Socket(.reply, options: options)
         let boundReply = try replySocket.listen(configuration.replyAddress)
         clientNotices = try Publisher(listen: configuration.publishAddress)
-        replyURL = Self.advertised(boundReply, host: configuration.advertiseHost)
-        publishURL = Self.advertised(clientNotices.url, host: configuration.advertiseHost)
+        replyURL = AdvertisedAddress.replacingHost(of: boundReply, with: configuration.advertiseHost)
+        publishURL = AdvertisedAddress.replacingHost(of: clientNotices.url, with: configuration.advertiseHost)
 
         let handler = CombinerRequestHandler(name: configuration.name, state: state, logger: logger)
         server = ReplyServer(socket: replySocket, concurrency: configuration.replyConcurrency, logger: logger) { await handler.handle($0) }
@@ -130,11 +130,5 @@ public final class CombinerService: Service, Sendable {
         Task {
             for await _ in subscriber.messages { wakeup.signal() }
         }
-    }
-
-    /// `tcp://0.0.0.0:7200` is not dialable from elsewhere: put the advertised host in.
-    static func advertised(_ url: String, host: String?) -> String {
-        guard let host, let schemeEnd = url.range(of: "://"), let colon = url.lastIndex(of: ":"), colon > schemeEnd.upperBound else { return url }
-        return String(url[..<schemeEnd.upperBound]) + host + String(url[colon...])
     }
 }

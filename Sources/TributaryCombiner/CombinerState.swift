@@ -171,9 +171,13 @@ actor CombinerState {
     }
 
     private func wakeIfDone() {
+        uploadRoom.open()
         onProgress?()
         if job?.collector?.isDone == true { wakeAll() }
     }
+
+    /// Where uploads refused for lack of staging room wait for it (see `AdmissionGate`).
+    nonisolated let uploadRoom = AdmissionGate()
 
     // MARK: Progress
 

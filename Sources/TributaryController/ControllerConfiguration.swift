@@ -10,6 +10,8 @@ public struct ControllerConfiguration: Sendable {
     /// nng REP address combiners dial (requests), and PUB address they subscribe to (notices).
     public var replyAddress: String = "tcp://127.0.0.1:7100"
     public var publishAddress: String = "tcp://127.0.0.1:7101"
+    /// Host combiners should dial for notices when the addresses above use 0.0.0.0 (nil: as bound).
+    public var advertiseHost: String? = nil
     /// Heartbeat interval asked of combiners; a combiner is stale after 2 missed, offline after 5.
     public var heartbeatInterval: Duration = .seconds(1)
     /// Concurrent requests served on the REP socket.

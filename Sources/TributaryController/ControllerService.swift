@@ -36,7 +36,7 @@ public final class ControllerService: Sendable {
         replySocket = try Socket(.reply, options: options)
         replyURL = try replySocket.listen(configuration.replyAddress)
         publisher = try Publisher(listen: configuration.publishAddress)
-        publishURL = publisher.url
+        publishURL = AdvertisedAddress.replacingHost(of: publisher.url, with: configuration.advertiseHost)
 
         let runner = RoundRunner(store: store, registry: registry, jobs: jobs, models: models, notices: publisher, logger: logger)
         sessions = SessionManager(store: store, registry: registry, runner: runner, events: events, logger: logger)

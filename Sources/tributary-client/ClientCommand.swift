@@ -7,6 +7,7 @@ import TributaryModel
 import TributaryWire
 
 extension Logger.Level: @retroactive ExpressibleByArgument {}
+extension LogSetup.Format: ExpressibleByArgument {}
 
 @main
 struct ClientCommand: AsyncParsableCommand {
@@ -55,6 +56,10 @@ struct Run: AsyncParsableCommand {
     var examples: Int = 100
     @Option(help: "Swarm mode: host this many logical clients in this process, with ids <client-id>-<i>.")
     var count: Int = 1
+    @Option(help: "Wait this many seconds before each training step (a slow device, for straggler and chaos tests).")
+    var trainDelay: Double = 0
+    @Option(help: "Log format: text or json (one object per line).")
+    var logFormat: LogSetup.Format = .text
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
 
@@ -62,10 +67,12 @@ struct Run: AsyncParsableCommand {
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
         guard examples >= 1 else { throw ValidationError("--examples must be at least 1") }
         guard trainer == "softmax" || trainer == "noop" else { throw ValidationError("--trainer must be softmax or noop") }
+        guard trainDelay >= 0, trainDelay.isFinite else { throw ValidationError("--train-delay must be a non-negative number of seconds") }
     }
 
     func run() async throws {
-        let logger = LogSetup.bootstrap(label: "tributary.client.\(clientId)", level: logLevel)
+        let logger = LogSetup.bootstrap(label: "tributary.client.\(clientId)", level: logLevel, format: logFormat)
+        ShutdownWatchdog.install()
         guard let url = URL(string: controller), url.scheme != nil else { throw ValidationError("--controller must be an http URL") }
         // Swarm mode: N independent clients (own ids, sockets, heartbeats and updates) sharing
         // one process; only their PUB subscriptions are shared (a notice merely wakes them).
@@ -77,7 +84,9 @@ struct Run: AsyncParsableCommand {
             config.preferredCombiner = combiner
             var log = logger
             if count > 1 { log[metadataKey: "client"] = "\(id)" }
-            services.append(ClientService(configuration: config, trainer: try makeTrainer(index: index), logger: log, notices: hub))
+            var trainer = try makeTrainer(index: index)
+            if trainDelay > 0 { trainer = DelayedTrainer(trainer, delay: .milliseconds(Int64(trainDelay * 1000))) }
+            services.append(ClientService(configuration: config, trainer: trainer, logger: log, notices: hub))
         }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

@@ -24,6 +24,8 @@ struct ControllerCommand: AsyncParsableCommand {
     var listen: String = "tcp://127.0.0.1:7100"
     @Option(help: "nng PUB address for round notices.")
     var publish: String = "tcp://127.0.0.1:7101"
+    @Option(help: "Host combiners should dial for round notices when --publish uses 0.0.0.0.")
+    var advertiseHost: String?
     @Option(help: "Heartbeat interval asked of combiners, in seconds (stale after 2 missed, offline after 5).")
     var heartbeat: Double = 1
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
@@ -40,6 +42,7 @@ struct ControllerCommand: AsyncParsableCommand {
         config.httpPort = httpPort
         config.replyAddress = listen
         config.publishAddress = publish
+        config.advertiseHost = advertiseHost
         config.heartbeatInterval = .milliseconds(Int64(heartbeat * 1000))
         let service = try ControllerService(configuration: config, logger: logger)
         try await service.run()

@@ -50,11 +50,11 @@ struct ControllerRequestHandler: Sendable {
 
         case .submitPartial:
             let meta = try frame.decodeMetadata(UploadChunk.self)
-            return try Frame.encode(.uploadReceipt, await jobs.receivePartial(meta, frame: frame))
+            return try Frame.encode(.uploadReceipt, await jobs.uploadRoom.admit { try await jobs.receivePartial(meta, frame: frame) })
 
         case .forwardUpdate:
             let meta = try frame.decodeMetadata(UploadChunk.self)
-            return try Frame.encode(.uploadReceipt, await jobs.receiveForwarded(meta, frame: frame))
+            return try Frame.encode(.uploadReceipt, await jobs.uploadRoom.admit { try await jobs.receiveForwarded(meta, frame: frame) })
 
         case .submitJobReport:
             try await jobs.receiveReport(frame.decodeMetadata(JobReport.self))

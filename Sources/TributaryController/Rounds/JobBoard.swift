@@ -140,7 +140,11 @@ actor JobBoard {
                        updates: current.forwarded?.entries ?? [], issues: current.issues)
     }
 
+    /// Where partials refused for lack of staging room wait for it (see `AdmissionGate`).
+    nonisolated let uploadRoom = AdmissionGate()
+
     private func wakeIfDone() {
+        uploadRoom.open()
         if active?.collector.isDone == true { wakeAll() }
     }
 

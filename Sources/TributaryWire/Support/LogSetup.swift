@@ -41,8 +41,8 @@ struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?, source: String,
-             file: String, function: String, line: UInt) {
+    func log(event: LogEvent) {
+        let level = event.level, message = event.message, extra = event.metadata, source = event.source
         var object: [String: Any] = [
             "timestamp": ISO8601DateFormatter().string(from: Date()), "level": level.rawValue, "label": label,
             "message": message.description, "source": source,
@@ -50,6 +50,7 @@ struct JSONLogHandler: LogHandler {
         for (key, value) in metadata.merging(extra ?? [:], uniquingKeysWith: { _, new in new }) {
             object[key] = "\(value)"
         }
+        if let error = event.error { object["error"] = "\(error)" }
         guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         data.append(0x0A)
         FileHandle.standardError.write(data)

@@ -82,7 +82,7 @@ public enum ModelTransfer {
                     break
                 } catch let error as WireError where error.isRetryable && ContinuousClock.now + backoff < deadline {
                     try await Task.sleep(for: backoff)
-                    backoff = min(backoff * 2, .seconds(1))
+                    backoff = min(backoff * 2, .milliseconds(250))
                 }
             }
         }
