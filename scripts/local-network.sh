@@ -60,7 +60,8 @@ restart_role() {
   [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null || true
   sed -i "/^$role_arg /d" "$pids"
   export GLIBC_TUNABLES=glibc.malloc.hugetlb=1
-  eval "$(cat "$run_dir/cmd/$role_arg")" >> "$run_dir/logs/$role_arg.log" 2>&1 &
+  # exec: the recorded pid must be the process itself, not a shell around it.
+  eval "exec $(cat "$run_dir/cmd/$role_arg")" >> "$run_dir/logs/$role_arg.log" 2>&1 &
   echo "$role_arg $!" >> "$pids"
   echo "$role_arg restarted (pid $!)"
 }
@@ -91,6 +92,13 @@ down() {
 
 up() {
   [ -f "$pids" ] && { echo "a network is already up in $run_dir (scripts/local-network.sh down first)" >&2; exit 1; }
+  # Another network on the same ports would silently answer for ours: refuse instead.
+  for port in "$http_port" "$port_base" "$((port_base + 1))"; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "port $port on 127.0.0.1 is in use (another network?): choose --http-port / --port-base, or stop it" >&2
+      exit 1
+    fi
+  done
   swift build -q -c "$config" >&2
   bin=$(swift build -c "$config" --show-bin-path)
   mkdir -p "$run_dir/logs"
@@ -108,6 +116,7 @@ up() {
       --listen "tcp://127.0.0.1:$((port_base + 100 + 2 * i))" --publish "tcp://127.0.0.1:$((port_base + 101 + 2 * i))"
   done
   "$bin/tributary" wait --controller "$controller_url" --combiners "$combiners" --timeout 60 >&2
+  kill -0 "$(pid_of controller)" 2>/dev/null || { echo "the controller exited; see $run_dir/logs/controller.log" >&2; exit 1; }
 
   "$bin/tributary-client" seed-model --out "$run_dir/seed.npz" >&2
   "$bin/tributary" upload-model --controller "$controller_url" "$run_dir/seed.npz" --name seed >&2
