@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Tributary needs on a Debian machine, only where missing:
-# nng and xxhash (C libraries, Debian packages) and NumPy (for the .npz interop tests).
+# nng and xxhash (C libraries, Debian packages), NumPy (for the .npz interop tests) and a
+# virtualenv with FEDn's APIClient (for the REST compatibility test).
 set -euo pipefail
 need=()
 [ -f /usr/include/nng/nng.h ] || need+=(libnng-dev)
@@ -15,4 +16,20 @@ fi
 if ! python3 -c "import numpy" 2>/dev/null; then
   echo "installing numpy" >&2
   python3 -m pip install -q numpy >&2
+fi
+# FEDn's Python APIClient, unmodified, for the compatibility test (Tests/apiclient): a
+# git-ignored virtualenv, made once. Without PyPI it is left out with a warning and that test
+# is skipped.
+apiclient_venv="$(cd "$(dirname "$0")/.." && pwd)/.venv/apiclient"
+apiclient_requirements="fedn==0.33.0 numpy"
+if [ "$(cat "$apiclient_venv/.tributary-apiclient" 2>/dev/null)" != "$apiclient_requirements" ]; then
+  echo "setting up $apiclient_venv ($apiclient_requirements)" >&2
+  # shellcheck disable=SC2086
+  if python3 -m venv "$apiclient_venv" >&2 \
+     && "$apiclient_venv/bin/python" -m pip install -q --disable-pip-version-check --timeout 30 --retries 2 $apiclient_requirements >&2; then
+    echo "$apiclient_requirements" > "$apiclient_venv/.tributary-apiclient"
+  else
+    echo "warning: could not install $apiclient_requirements into $apiclient_venv; the APIClient compatibility test will be skipped" >&2
+    rm -rf "$apiclient_venv"
+  fi
 fi

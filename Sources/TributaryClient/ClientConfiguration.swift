@@ -4,6 +4,8 @@ import Foundation
 public struct ClientConfiguration: Sendable {
     /// The controller's REST base URL, e.g. `http://127.0.0.1:8092`.
     public var controllerURL: URL
+    /// Bearer token for the controller's REST API when it requires one.
+    public var token: String? = nil
     public var clientId: String
     public var name: String
     /// Name of the combiner to prefer (nil: the controller picks the least loaded).

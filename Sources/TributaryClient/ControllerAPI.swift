@@ -22,11 +22,14 @@ struct ControllerAPI: Sendable {
     }
 
     let baseURL: URL
+    /// Bearer token (role client or admin) when the controller requires one.
+    var token: String? = nil
 
     func addClient(id: String, name: String, preferredCombiner: String?) async throws -> Assignment {
         var request = URLRequest(url: baseURL.appendingPathComponent("api/v1/clients/add"))
         request.httpMethod = "POST"
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         request.timeoutInterval = 15
         var body: [String: String] = ["client_id": id, "name": name, "package": "local"]
         if let preferredCombiner { body["combiner_preferred"] = preferredCombiner }

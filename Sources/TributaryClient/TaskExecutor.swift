@@ -32,8 +32,8 @@ struct TaskExecutor: Sendable {
                                                    timeout: timeout, deadline: .now + timeout)
                 log.info("update sent", metadata: ["round": "\(task.round)", "examples": "\(result.numExamples)",
                                                    "train_loss": "\(result.metrics["train_loss"] ?? .nan)", "seconds": "\(ContinuousClock.now - start)"])
-            case .validate:
-                let result = try await trainer.validate(global: global)
+            case .validate, .predict:
+                let result = task.kind == .predict ? try await trainer.predict(global: global) : try await trainer.validate(global: global)
                 let report = ValidationReport(jobId: task.jobId, clientId: clientId, numExamples: result.numExamples, metrics: result.metrics)
                 _ = try await peer.call(.submitValidation, report, expecting: .ack, timeout: timeout)
                 log.info("validation sent", metadata: ["round": "\(task.round)", "accuracy": "\(result.metrics["accuracy"] ?? .nan)"])

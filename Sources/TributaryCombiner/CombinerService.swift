@@ -98,6 +98,7 @@ public final class CombinerService: Service, Sendable {
                                            requestTimeout: configuration.requestTimeout, logger: logger)
                     Task { await runner.run(order) }
                 }
+                if let skipped = reply.closeJob { await state.closeEarly(jobId: skipped) }
             } catch {
                 logger.warning("controller unreachable", metadata: ["error": "\(error)"])
             }

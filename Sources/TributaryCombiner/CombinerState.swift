@@ -22,6 +22,8 @@ actor CombinerState {
         var collector: JobCollector?
         var forwarder: Forwarder?
         var waiters: [CheckedContinuation<Void, Never>] = []
+        /// The controller asked to stop waiting for clients (skipped barrier).
+        var skipped = false
     }
 
     private var clients: ClientRegistry
@@ -92,6 +94,7 @@ actor CombinerState {
     func activate(jobId: String, model: Model, forwarder: Forwarder? = nil) throws -> [String] {
         guard var current = job, current.order.jobId == jobId else { return [] }
         var selected = clients.online()
+        if let allowed = current.order.clients { selected = selected.filter { allowed.contains($0) } }
         if let max = current.order.maxClients, max > 0, selected.count > max {
             selected = Array(selected.shuffled().prefix(max)).sorted()
         }
@@ -153,7 +156,7 @@ actor CombinerState {
 
     /// Waits until every selected client answered (or `bufferSize` did), or `timeout` passes.
     func waitUntilDone(jobId: String, timeout: Duration) async {
-        guard let job, job.order.jobId == jobId, let collector = job.collector, !collector.isDone else { return }
+        guard let job, job.order.jobId == jobId, let collector = job.collector, !collector.isDone, !job.skipped else { return }
         let timer = Task { [weak self] in
             // A cancelled timer must not wake anyone: the next job's waiters are not ours.
             guard (try? await Task.sleep(for: timeout)) != nil else { return }
@@ -161,6 +164,14 @@ actor CombinerState {
         }
         await withCheckedContinuation { continuation in self.job?.waiters.append(continuation) }
         timer.cancel()
+    }
+
+    /// An operator skipped the barrier: stop waiting for the remaining clients of `jobId`.
+    func closeEarly(jobId: String) {
+        guard job?.order.jobId == jobId, job?.skipped == false else { return }
+        job?.skipped = true
+        logger.info("barrier skipped by the controller", metadata: ["job": "\(jobId)"])
+        wakeAll()
     }
 
     /// Closes the job's collection: later updates are refused as late. The model stays

@@ -40,18 +40,19 @@ struct JobRunner: Sendable {
             case .train where order.aggregation == .forward:
                 // Every accepted update is already at the controller; this closes our part.
                 try await send(JobReport(jobId: order.jobId, combiner: name, succeeded: true, weight: result.weight,
-                                         clientsReported: result.contributors, metrics: result.metrics, issues: result.issues))
+                                         clientsReported: result.contributors, metrics: result.metrics, issues: result.issues,
+                                         clientResults: result.clientResults))
             case .train:
                 guard let average = result.model else { throw WireError(.internal, "no aggregate for an accepted job") }
                 let header = UploadChunk(
                     jobId: order.jobId, sessionId: order.sessionId, round: order.round, sender: name, index: 0, chunkCount: 0, offset: 0,
                     totalBytes: average.spec.totalBytes, checksum: average.checksum, weight: result.weight, metrics: result.metrics,
-                    contributors: result.contributors, excluded: result.excluded, issues: result.issues)
+                    contributors: result.contributors, excluded: result.excluded, issues: result.issues, clientResults: result.clientResults)
                 _ = try await ModelTransfer.upload(average, kind: .submitPartial, header: header, chunkSize: order.chunkSize, to: controller,
                                                    timeout: requestTimeout, deadline: .now + requestTimeout)
-            case .validate:
+            case .validate, .predict:
                 try await send(JobReport(jobId: order.jobId, combiner: name, succeeded: true, weight: result.weight,
-                                         clientsReported: result.contributors, metrics: result.metrics))
+                                         clientsReported: result.contributors, metrics: result.metrics, clientResults: result.clientResults))
             }
             let elapsed = ContinuousClock.now - start
             log.info("job reported", metadata: ["clients": "\(result.accepted.count)/\(selected.count)", "rejected": "\(result.rejected.count)", "seconds": "\(elapsed)"])

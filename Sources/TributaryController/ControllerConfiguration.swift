@@ -6,6 +6,10 @@ public struct ControllerConfiguration: Sendable {
     public var dataDirectory: URL
     /// REST API bind address.
     public var httpHost: String = "127.0.0.1"
+    /// HS256 secret for bearer-JWT authentication of the REST API; nil: authentication off.
+    public var jwtSecret: String? = nil
+    /// The network's name, reported to clients by `GET /api/v1/clients/config`.
+    public var networkId: String = "tributary"
     public var httpPort: Int = 8092
     /// nng REP address combiners dial (requests), and PUB address they subscribe to (notices).
     public var replyAddress: String = "tcp://127.0.0.1:7100"

@@ -22,10 +22,13 @@ public final class ControllerService: Sendable {
     private let replySocket: Socket
     private let publisher: Publisher
     private let logger: Logger
+    /// Bearer-JWT checking of REST and WebSocket requests; nil when no secret is configured.
+    let authentication: APIAuthentication?
 
     public init(configuration: ControllerConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        authentication = configuration.jwtSecret.map(APIAuthentication.init(secret:))
         store = try Store(directory: configuration.dataDirectory)
         registry = NetworkRegistry(store: store, heartbeatInterval: configuration.heartbeatInterval, events: events, logger: logger)
         let models = ModelCache(store: store)
@@ -47,8 +50,8 @@ public final class ControllerService: Sendable {
     /// Serves nng and HTTP until cancelled or shut down gracefully.
     public func run() async throws {
         let app = Application(
-            router: makeRouter(),
-            server: .http1WebSocketUpgrade(webSocketRouter: EventRoutes.router(events: events)),
+            router: try makeRouter(),
+            server: .http1WebSocketUpgrade(webSocketRouter: EventRoutes.router(events: events, authentication: authentication)),
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "tributary-controller"),
             services: [NNGEndpoints(service: self)],
             logger: logger)
@@ -61,8 +64,9 @@ public final class ControllerService: Sendable {
     }
 
     /// The REST API's router (tests drive it without a socket).
-    func makeRouter() -> Router<BasicRequestContext> {
-        APIRouter.build(store: store, registry: registry, sessions: sessions)
+    func makeRouter() throws -> Router<BasicRequestContext> {
+        try APIRouter.build(.init(store: store, registry: registry, sessions: sessions, events: events, configuration: configuration,
+                                  authentication: authentication))
     }
 
     /// The nng side as a ServiceLifecycle service: the REP server and the liveness sweep.

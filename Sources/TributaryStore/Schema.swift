@@ -86,6 +86,7 @@ extension Store {
                 t.column("updated_at", .datetime).notNull()
             }
         }
+        migrator.registerMigration("v3", migrate: migrateV3)
         return migrator
     }
 }

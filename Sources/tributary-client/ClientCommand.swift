@@ -30,6 +30,8 @@ struct Run: AsyncParsableCommand {
 
     @Option(help: "The controller's REST base URL.")
     var controller: String = "http://127.0.0.1:8092"
+    @Option(help: "Bearer token for a controller that requires one (default: $TRIBUTARY_TOKEN).")
+    var token: String?
     @Option(help: "This client's id (stable across restarts).")
     var clientId: String = "client-\(UUID().uuidString.prefix(8).lowercased())"
     @Option(help: "Display name (default: the id).")
@@ -82,6 +84,7 @@ struct Run: AsyncParsableCommand {
             let id = count > 1 ? "\(clientId)-\(index)" : clientId
             var config = ClientConfiguration(controllerURL: url, clientId: id, name: count > 1 ? "\(name ?? clientId)-\(index)" : name ?? clientId)
             config.preferredCombiner = combiner
+            config.token = token ?? ProcessInfo.processInfo.environment["TRIBUTARY_TOKEN"]
             var log = logger
             if count > 1 { log[metadataKey: "client"] = "\(id)" }
             var trainer = try makeTrainer(index: index)

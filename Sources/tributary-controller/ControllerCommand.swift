@@ -32,8 +32,22 @@ struct ControllerCommand: AsyncParsableCommand {
     var logLevel: Logger.Level = .info
     @Option(help: "Log format: text or json (one object per line).")
     var logFormat: LogSetup.Format = .text
+    @Option(help: "HS256 secret that turns on bearer-JWT authentication of the REST API (default: $TRIBUTARY_JWT_SECRET; unset: off).")
+    var jwtSecret: String?
+    @Option(help: "Print a token of this role (admin or client) signed with --jwt-secret, then exit.")
+    var issueToken: String?
+    @Option(help: "Lifetime of --issue-token in days.")
+    var tokenDays: Double = 30
 
     func run() async throws {
+        let jwtSecret = (self.jwtSecret ?? ProcessInfo.processInfo.environment["TRIBUTARY_JWT_SECRET"]).flatMap { $0.isEmpty ? nil : $0 }
+        if let role = issueToken {
+            guard let jwtSecret, ["admin", "client"].contains(role) else {
+                throw ValidationError("--issue-token needs --jwt-secret (or TRIBUTARY_JWT_SECRET) and a role of admin or client")
+            }
+            print(try await APIAuthentication(secret: jwtSecret).issue(role: role, subject: "cli", days: tokenDays).token)
+            return
+        }
         let logger = LogSetup.bootstrap(label: "tributary.controller", level: logLevel, format: logFormat)
         ShutdownWatchdog.install()
         Telemetry.bootstrap()
@@ -44,6 +58,7 @@ struct ControllerCommand: AsyncParsableCommand {
         config.publishAddress = publish
         config.advertiseHost = advertiseHost
         config.heartbeatInterval = .milliseconds(Int64(heartbeat * 1000))
+        config.jwtSecret = jwtSecret
         let service = try ControllerService(configuration: config, logger: logger)
         try await service.run()
     }

@@ -12,6 +12,7 @@ struct RESTClient: Sendable {
     }
 
     let baseURL: URL
+    var token: String? = nil
 
     func get(_ path: String, headers: [String: String] = [:]) async throws -> Any {
         try await send("GET", path, body: nil, contentType: nil, headers: headers)
@@ -42,6 +43,7 @@ struct RESTClient: Sendable {
         request.httpBody = body
         request.timeoutInterval = 30
         if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         for (key, value) in headers { request.setValue(value, forHTTPHeaderField: key) }
         let data: Data
         let response: URLResponse

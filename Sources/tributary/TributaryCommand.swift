@@ -13,11 +13,13 @@ struct TributaryCommand: AsyncParsableCommand {
 struct ControllerOptions: ParsableArguments {
     @Option(help: "The controller's REST base URL.")
     var controller: String = "http://127.0.0.1:8092"
+    @Option(help: "Bearer token for a controller with authentication on (default: $TRIBUTARY_TOKEN).")
+    var token: String?
 
     var client: RESTClient {
         get throws {
             guard let url = URL(string: controller) else { throw ValidationError("--controller must be a URL") }
-            return RESTClient(baseURL: url)
+            return RESTClient(baseURL: url, token: token ?? ProcessInfo.processInfo.environment["TRIBUTARY_TOKEN"])
         }
     }
 }

@@ -38,7 +38,9 @@ import Glibc
         let net = try TestNetwork()
         defer { net.stopAll() }
         let script = try ScriptedTrainer.install(in: net.directory)
-        try await net.startCore(combiners: 1)
+        // A 1 s heartbeat (offline after 5 s): the raw client below heartbeats by hand between
+        // REST calls, which can stall for seconds when the whole suite loads the machine.
+        try await net.startCore(combiners: 1, heartbeat: 1)
         try net.startClient("a", partition: "0/1", extra: ScriptedTrainer.command(script, delta: 1, examples: 100))
         try await net.waitOnline(clients: 1)
 
@@ -49,14 +51,14 @@ import Glibc
         _ = try await raw.peer.call(.clientRegister, ClientRegister(clientId: "raw", name: "raw"), expecting: .clientRegistered,
                                     as: ClientRegistered.self, timeout: .seconds(5))
         // Heartbeat like a live client until the controller counts it online.
-        let online = await net.waitFor(timeout: .seconds(30)) {
+        let online = await net.waitFor(timeout: .seconds(60)) {
             _ = try await raw.heartbeatUntilTask(timeout: .milliseconds(1))
             return try await net.count("/api/v1/clients/count?status=online") == 2
         }
         try #require(online)
 
         let session = try await net.startSession(["rounds": 2, "round_timeout": 30, "validate": false])
-        let first = try #require(try await raw.heartbeatUntilTask(timeout: .seconds(20)))
+        let first = try #require(try await raw.heartbeatUntilTask(timeout: .seconds(40)))
         let global = try await ModelTransfer.download(modelId: first.modelId, chunkSize: first.chunkSize, from: raw.peer, timeout: .seconds(5))
         var update = global
         try update.setFloat32s("w", try global.float32s("w").map { $0 + 100 })
@@ -64,7 +66,7 @@ import Glibc
         #expect(try await raw.upload(update, for: first, weight: 100).status == .accepted)
 
         // Round 2's task arrives; send round 1's update again instead (late), then give up the task.
-        let second = try #require(try await raw.heartbeatUntilTask(timeout: .seconds(20)))
+        let second = try #require(try await raw.heartbeatUntilTask(timeout: .seconds(40)))
         #expect(second.round == 2)
         await #expect(throws: WireError.self) { try await raw.upload(update, for: first, weight: 100) }
         do {

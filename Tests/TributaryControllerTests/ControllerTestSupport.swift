@@ -13,6 +13,7 @@ import TributaryWire
 /// through its router without an HTTP socket. The sockets are closed and the directory is
 /// removed when `body` returns or throws.
 func withController(
+    jwtSecret: String? = nil,
     _ body: @Sendable (_ service: ControllerService, _ client: any TestClientProtocol) async throws -> Void
 ) async throws {
     let directory = FileManager.default.temporaryDirectory
@@ -20,13 +21,14 @@ func withController(
     var configuration = ControllerConfiguration(dataDirectory: directory)
     configuration.replyAddress = "tcp://127.0.0.1:0"
     configuration.publishAddress = "tcp://127.0.0.1:0"
+    configuration.jwtSecret = jwtSecret
     let logger = Logger(label: "tributary.controller.tests") { _ in SwiftLogNoOpLogHandler() }
     let service = try ControllerService(configuration: configuration, logger: logger)
     defer {
         service.shutdown()
         try? FileManager.default.removeItem(at: directory)
     }
-    let app = Application(router: service.makeRouter())
+    let app = Application(router: try service.makeRouter())
     try await app.test(.router) { client in
         try await body(service, client)
     }

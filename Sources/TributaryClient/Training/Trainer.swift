@@ -45,6 +45,16 @@ public protocol Trainer: Sendable {
     func train(global: Model, config: TrainingConfig, round: Int) async throws -> TrainingResult
     /// Evaluates `global` on this client's test data.
     func validate(global: Model) async throws -> ValidationResult
+    /// Runs inference with `global` on this client's local data and summarises the output
+    /// (a prediction session); the summary, not the raw predictions, leaves the site.
+    func predict(global: Model) async throws -> ValidationResult
+}
+
+extension Trainer {
+    /// Trainers without their own inference summary report their evaluation of the model.
+    public func predict(global: Model) async throws -> ValidationResult {
+        try await validate(global: global)
+    }
 }
 
 /// Why a training or validation step failed. Messages are complete sentences that can go

@@ -4,8 +4,11 @@ import HummingbirdWebSocket
 /// `GET /ws/events`: a WebSocket that streams the hub's events as JSON text messages until
 /// the client disconnects.
 enum EventRoutes {
-    static func router(events: EventHub) -> Router<BasicWebSocketRequestContext> {
+    static func router(events: EventHub, authentication: APIAuthentication?) -> Router<BasicWebSocketRequestContext> {
         let router = Router(context: BasicWebSocketRequestContext.self)
+        // Same bearer-token rule as the REST API: events carry command parameters.
+        router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: APIAuthMiddleware(authentication: authentication))
         router.ws("/ws/events") { inbound, outbound, _ in
             let (id, stream) = events.subscribe()
             defer { events.cancel(id) }

@@ -30,7 +30,7 @@ struct ControllerRequestHandler: Sendable {
             guard try await registry.heartbeat(beat) else {
                 return try Frame.encode(.combinerHeartbeatReply, CombinerHeartbeatReply(job: nil, mustRegister: true))
             }
-            return try Frame.encode(.combinerHeartbeatReply, CombinerHeartbeatReply(job: await jobs.order(for: beat.name)))
+            return try Frame.encode(.combinerHeartbeatReply, CombinerHeartbeatReply(job: await jobs.order(for: beat.name), closeJob: await jobs.closeRequest(for: beat.name)))
 
         case .combinerLeave:
             let leave = try frame.decodeMetadata(CombinerLeave.self)

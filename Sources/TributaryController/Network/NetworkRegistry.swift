@@ -104,6 +104,29 @@ actor NetworkRegistry {
         events.publish("combiner_left", ["combiner": name, "reason": "shut down"])
     }
 
+    /// Sets a combiner's operator-given host names (`PATCH /api/v1/combiners/{id}`), in the
+    /// live copy too so the next heartbeat does not write the old ones back.
+    func setHostnames(of record: CombinerRecord, internal internalName: String??, public publicName: String??) throws -> CombinerRecord {
+        var updated = combiners[record.name]?.record ?? record
+        if let internalName { updated.internalHostname = internalName }
+        if let publicName { updated.publicHostname = publicName }
+        updated.updatedAt = Date()
+        combiners[record.name]?.record = updated
+        try store.save(updated)
+        return updated
+    }
+
+    /// Forgets a combiner (`DELETE /api/v1/combiners/{id}`): its row goes and its clients go
+    /// offline. If it is still running, its next heartbeat is told to register again.
+    func forget(_ record: CombinerRecord) throws {
+        combiners[record.name] = nil
+        try store.updateClientStatuses(combiner: record.name, online: [])
+        try store.delete(CombinerRecord.self, id: record.combinerId)
+        recordGauges()
+        logger.info("combiner deleted", metadata: ["combiner": "\(record.name)"])
+        events.publish("combiner_left", ["combiner": record.name, "reason": "deleted"])
+    }
+
     /// Marks combiners stale after 2 missed heartbeats and offline after 5; their clients
     /// follow. Called periodically.
     func sweep(now: ContinuousClock.Instant = .now) throws {
@@ -139,6 +162,11 @@ actor NetworkRegistry {
         combiners.values.filter { $0.record.status == .online && !$0.clients.isEmpty }
             .map { ($0.record.name, $0.clients) }
             .sorted { $0.name < $1.name }
+    }
+
+    /// Ids of the clients online at online combiners.
+    func onlineClientIds() -> Set<String> {
+        combiners.values.filter { $0.record.status == .online }.reduce(into: Set<String>()) { $0.formUnion($1.clients) }
     }
 
     func onlineClientCount() -> Int {

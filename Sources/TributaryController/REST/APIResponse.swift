@@ -12,21 +12,24 @@ enum APIResponse {
     }()
 
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
-        let data = try encoder.encode(value)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        body(try encoder.encode(value), status: status)
     }
 
-    static func list<T: Encodable>(count: Int, result: [T]) throws -> Response {
-        try json(ListBody(count: count, result: result))
+    /// A `JSONSerialization` value (dictionaries, arrays, strings, numbers, NSNull).
+    static func object(_ value: Any, status: HTTPResponse.Status = .ok) throws -> Response {
+        body(try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed, .withoutEscapingSlashes]), status: status)
+    }
+
+    static func list(count: Int, result: [Any]) throws -> Response {
+        try object(["count": count, "result": result])
     }
 
     static func message(_ text: String, status: HTTPResponse.Status = .ok) -> Response {
         (try? json(MessageBody(message: text), status: status)) ?? Response(status: .internalServerError)
     }
 
-    struct ListBody<T: Encodable>: Encodable {
-        let count: Int
-        let result: [T]
+    private static func body(_ data: Data, status: HTTPResponse.Status) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     struct MessageBody: Encodable {
@@ -41,18 +44,26 @@ struct APIError: Error {
 
     static func badRequest(_ message: String) -> APIError { APIError(status: .badRequest, message: message) }
     static func notFound(_ message: String) -> APIError { APIError(status: .notFound, message: message) }
+    /// FEDn's wording for an unknown id.
+    static func unknownId(_ id: String) -> APIError { notFound("Entity with id: \(id) not found") }
 }
 
-/// Turns every error into a JSON body (404s from the router included) and logs server errors.
+/// Turns every error into a JSON body (404s from the router included) and logs it: client
+/// errors at notice level with their message, server errors at error level.
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
-            let response = try await next(request, context)
-            return response
+            return try await next(request, context)
         } catch let error as APIError {
+            context.logger.notice("request refused", metadata: [
+                "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(error.status.code)", "reason": "\(error.message)"])
             return APIResponse.message(error.message, status: error.status)
         } catch let error as HTTPError {
             return APIResponse.message(error.body ?? "\(error.status.reasonPhrase)", status: error.status)
+        } catch let error as HTTPResponseError {
+            // Other errors that carry their status, e.g. a body beyond `collect(upTo:)`'s limit
+            // (NIO's too-many-bytes error): 413, not a 500.
+            return APIResponse.message(error.status == .contentTooLarge ? "request body is too large" : error.status.reasonPhrase, status: error.status)
         } catch {
             context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             return APIResponse.message("An unexpected error occurred", status: .internalServerError)

@@ -1,26 +1,73 @@
 import Hummingbird
 import TributaryStore
 
-/// The controller's REST facade (Scaleout Edge style `/api/v1/...`).
+/// The controller's REST facade: every route group of the Scaleout Edge API and what FEDn
+/// 0.33's Python `APIClient` calls, with FEDn's conventions (see README "REST API").
 enum APIRouter {
-    static func build(store: Store, registry: NetworkRegistry, sessions: SessionManager) -> Router<BasicRequestContext> {
+    struct Dependencies: Sendable {
+        let store: Store
+        let registry: NetworkRegistry
+        let sessions: SessionManager
+        let events: EventHub
+        let configuration: ControllerConfiguration
+        let authentication: APIAuthentication?
+    }
+
+    /// The resources and what their bodies add to the stored rows.
+    enum Resources {
+        static let sessions = Resource<SessionRecord>(path: "/api/v1/sessions", columns: SessionRecord.columns)
+        static let rounds = Resource<RoundRecord>(path: "/api/v1/rounds", columns: RoundRecord.columns)
+        static let runs = Resource<RunRecord>(path: "/api/v1/runs", columns: RunRecord.columns)
+        static let models = Resource<ModelRecord>(path: "/api/v1/models", columns: ModelRecord.columns) { record, object in
+            object["model"] = record.modelId  // FEDn's duplicate key
+        }
+        static let clients = Resource<ClientRecord>(path: "/api/v1/clients", columns: ClientRecord.columns)
+        static let combiners = Resource<CombinerRecord>(path: "/api/v1/combiners", columns: CombinerRecord.columns, extend: CombinerRoutes.extend)
+        static let statuses = Resource<StatusRecord>(path: "/api/v1/statuses", columns: StatusRecord.columns)
+        static let validations = Resource<ValidationRecord>(path: "/api/v1/validations", columns: ValidationRecord.columns)
+        static let predictions = Resource<PredictionRecord>(path: "/api/v1/predictions", columns: PredictionRecord.columns)
+        static let metrics = Resource<MetricRecord>(path: "/api/v1/metrics", columns: MetricRecord.columns)
+        static let attributes = Resource<AttributeRecord>(path: "/api/v1/attributes", columns: AttributeRecord.columns)
+        static let telemetry = Resource<TelemetryRecord>(path: "/api/v1/telemetry", columns: TelemetryRecord.columns)
+        static let packages = Resource<PackageRecord>(path: "/api/v1/packages", columns: PackageRecord.columns)
+    }
+
+    static func build(_ d: Dependencies) throws -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: JSONErrorMiddleware())
+        router.add(middleware: APIAuthMiddleware(authentication: d.authentication))
         router.get("/health") { _, _ in APIResponse.message("OK") }
+        router.get("/get_controller_status") { _, _ in try APIResponse.object(["state": await d.sessions.state]) }
         MetricsRoute.register(on: router)
+        AuthRoutes(authentication: d.authentication).register(on: router)
 
-        // Writes and control first: constant paths win over `{id}` in Hummingbird's trie anyway.
-        ClientAddRoute(registry: registry).register(on: router)
-        ModelUploadRoutes(store: store).register(on: router)
-        SessionControlRoutes(store: store, sessions: sessions).register(on: router)
-        ControlRoutes(sessions: sessions).register(on: router)
+        // Writes and special reads first (constant paths win over `{id}` in the trie anyway).
+        let sessionRoutes = SessionRoutes(store: d.store, sessions: d.sessions, resource: Resources.sessions)
+        sessionRoutes.register(on: router)
+        ControlRoutes(store: d.store, sessions: d.sessions, sessionRoutes: sessionRoutes, events: d.events).register(on: router)
+        let uploads = try FileUploads(store: d.store)
+        FileUploadRoutes(uploads: uploads).register(on: router)
+        ModelRoutes(store: d.store, uploads: uploads, resource: Resources.models).register(on: router)
+        ClientRoutes(store: d.store, registry: d.registry, configuration: d.configuration).register(on: router)
+        CombinerRoutes(store: d.store, registry: d.registry, resource: Resources.combiners).register(on: router)
+        EventRecordRoutes(store: d.store, statuses: Resources.statuses, attributes: Resources.attributes, telemetry: Resources.telemetry)
+            .register(on: router)
+        PackageRoutes(store: d.store, resource: Resources.packages).register(on: router)
+        HelperRoutes(store: d.store).register(on: router)
 
-        ResourceRoutes<SessionRecord>(path: "/api/v1/sessions", name: "session", columns: SessionRecord.columns, store: store).register(on: router)
-        ResourceRoutes<RoundRecord>(path: "/api/v1/rounds", name: "round", columns: RoundRecord.columns, store: store).register(on: router)
-        ResourceRoutes<ModelRecord>(path: "/api/v1/models", name: "model", columns: ModelRecord.columns, store: store).register(on: router)
-        ResourceRoutes<ClientRecord>(path: "/api/v1/clients", name: "client", columns: ClientRecord.columns, store: store).register(on: router)
-        ResourceRoutes<CombinerRecord>(path: "/api/v1/combiners", name: "combiner", columns: CombinerRecord.columns, store: store).register(on: router)
-        ResourceRoutes<StatusRecord>(path: "/api/v1/statuses", name: "status", columns: StatusRecord.columns, store: store).register(on: router)
+        ResourceRoutes(resource: Resources.sessions, store: d.store).register(on: router)
+        ResourceRoutes(resource: Resources.rounds, store: d.store).register(on: router)
+        ResourceRoutes(resource: Resources.runs, store: d.store).register(on: router)
+        ResourceRoutes(resource: Resources.models, store: d.store).register(on: router)
+        ResourceRoutes(resource: Resources.clients, store: d.store).register(on: router)
+        ResourceRoutes(resource: Resources.combiners, store: d.store).register(on: router)
+        ResourceRoutes(resource: Resources.statuses, store: d.store).register(on: router)
+        ResourceRoutes(resource: Resources.validations, store: d.store).register(on: router)
+        ResourceRoutes(resource: Resources.predictions, store: d.store).register(on: router)
+        ResourceRoutes(resource: Resources.metrics, store: d.store).register(on: router)
+        ResourceRoutes(resource: Resources.attributes, store: d.store).register(on: router)
+        ResourceRoutes(resource: Resources.telemetry, store: d.store).register(on: router)
+        ResourceRoutes(resource: Resources.packages, store: d.store).register(on: router)
         return router
     }
 }

@@ -2,9 +2,12 @@ import Foundation
 import Hummingbird
 import TributaryStore
 
-/// `POST /api/v1/clients/add`: where a client learns which combiner to dial.
-struct ClientAddRoute {
+/// Client writes and views beyond the shared read routes: `POST /add` (where a client
+/// learns which combiner to dial), `DELETE /{id}`, `GET /config`, `GET /{id}/attributes`.
+struct ClientRoutes {
+    let store: Store
     let registry: NetworkRegistry
+    let configuration: ControllerConfiguration
 
     struct AddRequest: Decodable {
         var clientId: String
@@ -60,6 +63,28 @@ struct ClientAddRoute {
     }
 
     func register<Context: RequestContext>(on router: Router<Context>) {
+        router.delete("/api/v1/clients/:id") { _, context in
+            let id = try context.parameters.require("id")
+            guard try store.delete(ClientRecord.self, id: id) else { throw APIError.unknownId(id) }
+            return APIResponse.message("Client deleted")
+        }
+        router.get("/api/v1/clients/config") { request, _ in
+            var body: [String: Any] = [
+                "network_id": configuration.networkId,
+                "discover_host": configuration.advertiseHost ?? configuration.httpHost,
+                "discover_port": configuration.httpPort,
+            ]
+            if try request.flag("checksum", default: true) {
+                let active = try store.activePackage()
+                body["checksum"] = active?.checksum ?? NSNull()
+            }
+            return try APIResponse.object(body)
+        }
+        router.get("/api/v1/clients/:id/attributes") { _, context in
+            let id = try context.parameters.require("id")
+            guard try store.fetch(ClientRecord.self, id: id) != nil else { throw APIError.unknownId(id) }
+            return try APIResponse.object(try store.currentAttributes(clientId: id))
+        }
         router.post("/api/v1/clients/add") { request, _ in
             let body = try await request.decodeJSON(AddRequest.self)
             guard !body.clientId.isEmpty, body.clientId.utf8.count <= 256 else {

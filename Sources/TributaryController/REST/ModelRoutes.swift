@@ -1,50 +1,141 @@
 import Foundation
+import GRDB
 import Hummingbird
-import MultipartKit
 import TributaryModel
 import TributaryStore
 
-/// `POST /api/v1/models/`: store a seed model uploaded as multipart `file` (or as a raw body),
-/// in Tributary's native format or NumPy `.npz`; `GET /api/v1/models/{id}/download`.
-struct ModelUploadRoutes {
+/// Model writes and views beyond the shared read routes: upload (multipart `file`, a raw
+/// body, or a `file_token` from a chunked upload), `download`, `parameters`, `PATCH`/`PUT`,
+/// and the model trail (`ancestors`, `descendants`, `leaf-nodes`), walked by SQLite.
+struct ModelRoutes {
     let store: Store
+    let uploads: FileUploads
+    let resource: Resource<ModelRecord>
     static let maxUploadBytes = 2 << 30
-
-    struct Uploaded: Encodable {
-        let success = true
-        let message = "Model added successfully"
-        let model: ModelRecord
-        enum CodingKeys: String, CodingKey { case success, message, model, modelId = "model_id" }
-        func encode(to encoder: any Encoder) throws {
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(success, forKey: .success)
-            try c.encode(message, forKey: .message)
-            try c.encode(model, forKey: .model)
-            try c.encode(model.modelId, forKey: .modelId)
-        }
-    }
+    /// `/parameters` renders values as JSON numbers; beyond this, use `/download`.
+    static let maxParameterValues = 1_000_000
 
     func register<Context: RequestContext>(on router: Router<Context>) {
         router.post("/api/v1/models") { request, _ in
-            let buffer = try await request.body.collect(upTo: Self.maxUploadBytes)
             let contentType = request.headers[.contentType] ?? ""
-            let (bytes, name) = try Self.extractFile(buffer: buffer, contentType: contentType)
-            let model: Model
-            do {
-                model = try Self.decodeModel(bytes)
-            } catch {
-                throw APIError.badRequest("field 'file' is not a valid model: \(error)")
+            let bytes: [UInt8], name: String?
+            if contentType.lowercased().hasPrefix("application/json") {
+                let body = try await request.bodyObject()
+                guard let token = try body.string("file_token", required: true) else { throw APIError.badRequest("missing field 'file_token'") }
+                let file = try uploads.take(token: token)
+                (bytes, name) = (file.bytes, try body.string("name") ?? file.name)
+            } else {
+                let buffer = try await request.body.collect(upTo: Self.maxUploadBytes)
+                let form = try MultipartForm(buffer: buffer, contentType: contentType)
+                (bytes, name) = (try form.file(), form.fields["name"])
             }
+            let model: Model
+            do { model = try Self.decodeModel(bytes) } catch { throw APIError.badRequest("field 'file' is not a valid model: \(error)") }
             let record = try store.storeModel(model, parent: nil, sessionId: nil, roundNumber: nil, name: name)
-            return try APIResponse.json(Uploaded(model: record), status: .created)
+            var body = try resource.present(record)
+            body["success"] = true
+            body["message"] = "Model added successfully"
+            return try APIResponse.object(body, status: .created)
         }
-        router.get("/api/v1/models/:id/download") { _, context in
+        router.get("/api/v1/models/leaf-nodes") { request, _ in
+            let limit = try request.positiveHeader("X-Limit") ?? -1
+            let rows = try store.database.read { db in
+                try ModelRecord.fetchAll(db, sql: """
+                    SELECT * FROM model WHERE model_id NOT IN (SELECT parent_model FROM model WHERE parent_model IS NOT NULL)
+                    ORDER BY committed_at DESC LIMIT ?
+                    """, arguments: [limit])
+            }
+            return try APIResponse.object(try rows.map(resource.present))
+        }
+        router.get("/api/v1/models/:id/download") { request, context in
+            let record = try resource.fetch(try context.parameters.require("id"), in: store)
+            let format = try request.query("format") ?? (store.setting("active_helper") == "numpyhelper" ? "npz" : "native")
+            let data: Data, file: String
+            switch format {
+            case "native": (data, file) = (try Data(contentsOf: store.models.url(id: record.modelId)), "\(record.modelId).trbm")
+            case "npz": (data, file) = (Data(try NPZ.encode(try store.loadModel(id: record.modelId))), "\(record.modelId).npz")
+            default: throw APIError.badRequest("query parameter 'format' must be native or npz")
+            }
+            return Response(status: .ok, headers: [.contentType: "application/octet-stream", .contentDisposition: "attachment; filename=\(file)"],
+                            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        router.get("/api/v1/models/:id/parameters") { _, context in
+            let record = try resource.fetch(try context.parameters.require("id"), in: store)
+            guard record.parameterCount <= Self.maxParameterValues else {
+                throw APIError.badRequest("model \(record.modelId) has \(record.parameterCount) parameters, more than /parameters renders (\(Self.maxParameterValues)); use /download")
+            }
+            let model = try store.loadModel(id: record.modelId)
+            return try APIResponse.object(["array": Self.nestedArrays(model), "names": model.spec.tensors.map(\.name)])
+        }
+        router.get("/api/v1/models/:id/ancestors") { request, context in
             let id = try context.parameters.require("id")
-            guard try store.fetch(ModelRecord.self, id: id) != nil else { throw APIError.notFound("model with id \(id) not found") }
-            let bytes = try Data(contentsOf: store.models.url(id: id))
-            return Response(status: .ok, headers: [.contentType: "application/octet-stream", .contentDisposition: "attachment; filename=\(id).trbm"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+            _ = try resource.fetch(id, in: store)
+            var rows = try trail(from: id, column: "parent_model", limit: try request.positiveHeader("X-Limit") ?? 10)
+            if try request.flag("include_self", default: false) { rows.insert(try resource.fetch(id, in: store), at: 0) }
+            let limit = try request.positiveHeader("X-Limit") ?? 10
+            rows = Array(rows.prefix(limit))
+            if request.header("X-Reverse")?.lowercased() == "true" { rows.reverse() }
+            return try APIResponse.object(try rows.map(resource.present))
         }
+        router.get("/api/v1/models/:id/descendants") { request, context in
+            let id = try context.parameters.require("id")
+            _ = try resource.fetch(id, in: store)
+            let rows = try trail(from: id, column: "model_id", limit: try request.positiveHeader("X-Limit") ?? 10)
+            return try APIResponse.object(try rows.prefix(try request.positiveHeader("X-Limit") ?? 10).map(resource.present))
+        }
+        router.patch("/api/v1/models/:id") { request, context in
+            try await update(try context.parameters.require("id"), try await request.bodyObject(), replace: false)
+        }
+        router.put("/api/v1/models/:id") { request, context in
+            try await update(try context.parameters.require("id"), try await request.bodyObject(), replace: true)
+        }
+    }
+
+    /// Ancestors (nearest first) or descendants (by depth) of a model, by a recursive query.
+    private func trail(from id: String, column: String, limit: Int) throws -> [ModelRecord] {
+        let limit = limit + 1
+        let step = column == "parent_model"
+            ? "SELECT m.parent_model, t.depth + 1 FROM model m JOIN trail t ON m.model_id = t.id WHERE m.parent_model IS NOT NULL"
+            : "SELECT m.model_id, t.depth + 1 FROM model m JOIN trail t ON m.parent_model = t.id"
+        let start = column == "parent_model" ? "SELECT parent_model, 1 FROM model WHERE model_id = ? AND parent_model IS NOT NULL"
+                                              : "SELECT model_id, 1 FROM model WHERE parent_model = ?"
+        return try store.database.read { db in
+            try ModelRecord.fetchAll(db, sql: """
+                WITH RECURSIVE trail(id, depth) AS (\(start) UNION \(step) AND t.depth < ?)
+                SELECT model.* FROM trail JOIN model ON model.model_id = trail.id ORDER BY trail.depth, model.committed_at LIMIT ?
+                """, arguments: [id, limit, limit])
+        }
+    }
+
+    /// PATCH sets the given metadata; PUT sets all of it (missing → null). The content of a
+    /// model never changes; `model` and `model_id` in the body are ignored, as FEDn does.
+    private func update(_ id: String, _ body: [String: Any], replace: Bool) async throws -> Response {
+        var fields = body
+        fields.removeValue(forKey: "model_id")
+        fields.removeValue(forKey: "model")
+        try fields.onlyKeys(["name", "parent_model", "session_id"])
+        var record = try resource.fetch(id, in: store)
+        if replace || fields["name"] != nil { record.name = try fields.string("name") }
+        if replace || fields["parent_model"] != nil {
+            let parent = try fields.string("parent_model")
+            if let parent {
+                guard parent != id, try store.fetch(ModelRecord.self, id: parent) != nil else {
+                    throw APIError.badRequest("field 'parent_model': model \(parent) not found")
+                }
+                guard try !trail(from: parent, column: "parent_model", limit: 100_000).contains(where: { $0.modelId == id }) else {
+                    throw APIError.badRequest("field 'parent_model': \(parent) descends from \(id); the trail would loop")
+                }
+            }
+            record.parentModel = parent
+        }
+        if replace || fields["session_id"] != nil {
+            let session = try fields.string("session_id")
+            if let session, try store.fetch(SessionRecord.self, id: session) == nil { throw APIError.badRequest("field 'session_id': session \(session) not found") }
+            record.sessionId = session
+        }
+        record.updatedAt = Date()
+        try store.save(record)
+        return try APIResponse.object(resource.present(record))
     }
 
     /// Native (`TRBMODL1`) or `.npz` (a zip: `PK\u{3}\u{4}`), told apart by magic bytes.
@@ -53,48 +144,29 @@ struct ModelUploadRoutes {
         return try NativeFormat.decode(bytes)
     }
 
-    /// The `file` part of a multipart form (and the optional `name` field), or the raw body.
-    static func extractFile(buffer: ByteBuffer, contentType: String) throws -> (bytes: [UInt8], name: String?) {
-        guard contentType.lowercased().hasPrefix("multipart/form-data") else {
-            guard buffer.readableBytes > 0 else { throw APIError.badRequest("missing field 'file'") }
-            return (Array(buffer.readableBytesView), nil)
+    /// Each tensor as nested JSON arrays of its shape (FEDn's `{"array": [...]}`).
+    static func nestedArrays(_ model: Model) -> [Any] {
+        model.spec.tensors.enumerated().map { i, tensor in
+            let offset = model.spec.offsets[i]
+            let values: [Any] = model.data.withUnsafeBytes { raw in
+                (0..<tensor.count).map { k -> Any in
+                    let at = offset + k * tensor.dtype.size
+                    switch tensor.dtype {
+                    case .float32: return Double(raw.loadUnaligned(fromByteOffset: at, as: Float.self))
+                    case .float64: return raw.loadUnaligned(fromByteOffset: at, as: Double.self)
+                    case .int32: return Int(raw.loadUnaligned(fromByteOffset: at, as: Int32.self))
+                    case .int64: return Int(raw.loadUnaligned(fromByteOffset: at, as: Int64.self))
+                    case .uint8: return Int(raw[at])
+                    }
+                }
+            }
+            return reshape(values, tensor.shape)
         }
-        guard let boundary = contentType.split(separator: ";").lazy
-            .map({ $0.trimmingCharacters(in: .whitespaces) })
-            .first(where: { $0.lowercased().hasPrefix("boundary=") })?
-            .dropFirst("boundary=".count).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-        else { throw APIError.badRequest("multipart body without a boundary") }
-
-        let parser = MultipartParser(boundary: boundary)
-        var parts: [(name: String?, body: [UInt8])] = []
-        var currentName: String?
-        var currentBody: [UInt8] = []
-        parser.onHeader = { field, value in
-            if field.lowercased() == "content-disposition" { currentName = Self.formName(value) }
-        }
-        parser.onBody = { chunk in currentBody.append(contentsOf: chunk.readableBytesView) }
-        parser.onPartComplete = {
-            parts.append((currentName, currentBody))
-            currentName = nil
-            currentBody = []
-        }
-        do {
-            try parser.execute(buffer)
-        } catch {
-            throw APIError.badRequest("malformed multipart body")
-        }
-        guard let file = parts.first(where: { $0.name == "file" }) else { throw APIError.badRequest("missing field 'file'") }
-        let name = parts.first(where: { $0.name == "name" }).flatMap { String(decoding: $0.body, as: UTF8.self) }
-        return (file.body, name)
     }
 
-    private static func formName(_ disposition: String) -> String? {
-        for piece in disposition.split(separator: ";") {
-            let pair = piece.trimmingCharacters(in: .whitespaces)
-            if pair.hasPrefix("name=") {
-                return String(pair.dropFirst(5)).trimmingCharacters(in: CharacterSet(charactersIn: "\""))
-            }
-        }
-        return nil
+    private static func reshape(_ flat: [Any], _ shape: [Int]) -> Any {
+        guard shape.count > 1 else { return shape.isEmpty ? (flat.first ?? NSNull()) : flat }
+        let inner = shape.dropFirst().reduce(1, *)
+        return (0..<shape[0]).map { reshape(Array(flat[($0 * inner)..<(($0 + 1) * inner)]), Array(shape.dropFirst())) }
     }
 }

@@ -3,49 +3,69 @@ import GRDB
 import Hummingbird
 import TributaryStore
 
+/// One REST resource over one table: its path, the columns it filters and sorts on, and what
+/// its bodies add to the stored record (e.g. derived fields).
+struct Resource<Record: FetchableRecord & TableRecord & Encodable & Sendable>: Sendable {
+    let path: String
+    let columns: [String]
+    var extend: @Sendable (Record, inout [String: Any]) -> Void = { _, _ in }
+
+    /// The record as a REST body.
+    func present(_ record: Record) throws -> [String: Any] {
+        var object = try Presentation.object(record, columns: columns)
+        extend(record, &object)
+        return object
+    }
+
+    func fetch(_ id: String, in store: Store) throws -> Record {
+        guard let record = try store.fetch(Record.self, id: id) else { throw APIError.unknownId(id) }
+        return record
+    }
+}
+
 /// The read side every resource shares: `GET /` list, `POST /list`, `GET|POST /count` and
 /// `GET /{id}` with the list conventions (filters, sorting and paging done by SQLite).
 struct ResourceRoutes<Record: FetchableRecord & TableRecord & Encodable & Sendable> {
-    let path: String
-    let name: String
-    let columns: [String]
+    let resource: Resource<Record>
     let store: Store
 
     func register<Context: RequestContext>(on router: Router<Context>) {
-        let group = router.group(RouterPath(path))
+        let group = router.group(RouterPath(resource.path))
         group.get { request, _ in
-            let page = try list(request.listQuery())
-            return try APIResponse.list(count: page.count, result: page.rows)
+            try respondList(try request.listQuery())
         }
         group.post("list") { request, _ in
             var query = try request.listQuery()
             query.filters.merge(try await request.bodyFilters()) { _, body in body }
-            let page = try list(query)
-            return try APIResponse.list(count: page.count, result: page.rows)
+            return try respondList(query)
         }
         group.get("count") { request, _ in
-            var query = try request.listQuery()
-            query.limit = 1
-            return try APIResponse.json(list(query).count)
+            try APIResponse.object(try count(request.listQuery()))
         }
         group.post("count") { request, _ in
             var query = try request.listQuery()
             query.filters.merge(try await request.bodyFilters()) { _, body in body }
-            query.limit = 1
-            return try APIResponse.json(list(query).count)
+            return try APIResponse.object(try count(query))
         }
         group.get(":id") { _, context in
-            let id = try context.parameters.require("id")
-            guard let record = try store.fetch(Record.self, id: id) else {
-                throw APIError.notFound("\(name) with id \(id) not found")
-            }
-            return try APIResponse.json(record)
+            try APIResponse.object(resource.present(resource.fetch(try context.parameters.require("id"), in: store)))
         }
+    }
+
+    private func respondList(_ query: ListQuery) throws -> Response {
+        let page = try list(query)
+        return try APIResponse.list(count: page.count, result: try page.rows.map(resource.present))
+    }
+
+    private func count(_ query: ListQuery) throws -> Int {
+        var query = query
+        query.limit = 1
+        return try list(query).count
     }
 
     private func list(_ query: ListQuery) throws -> (count: Int, rows: [Record]) {
         do {
-            return try store.list(Record.self, columns: columns, query: query)
+            return try store.list(Record.self, columns: resource.columns, query: query)
         } catch let error as StoreError {
             throw APIError.badRequest(error.description)
         }

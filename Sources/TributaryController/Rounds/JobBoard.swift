@@ -25,6 +25,8 @@ actor JobBoard {
         var reports: [String: CombinerReport] = [:]
         var issues: [(combiner: String, issue: ClientIssue)] = []
         var waiters: [CheckedContinuation<Void, Never>] = []
+        /// An operator skipped the barrier: participants are told to report what they have.
+        var skipped = false
     }
 
     private let logger: Logger
@@ -51,6 +53,24 @@ actor JobBoard {
         guard let active, !active.collector.isClosed, active.collector.pending.contains(combiner) else { return nil }
         return active.collector.order
     }
+
+    /// The job a combiner should close now (the barrier was skipped), if it still owes a result.
+    func closeRequest(for combiner: String) -> String? {
+        guard let active, active.skipped, !active.collector.isClosed, active.collector.pending.contains(combiner) else { return nil }
+        return active.collector.order.jobId
+    }
+
+    /// Skips the barrier of the open job: combiners stop waiting for their clients and report
+    /// what has arrived (told in their next heartbeat reply). Returns the job, or nil if none is open.
+    func skip() -> JobOrder? {
+        guard active != nil, !active!.collector.isClosed else { return nil }
+        active!.skipped = true
+        logger.info("barrier skipped", metadata: ["job": "\(active!.collector.order.jobId)"])
+        return active!.collector.order
+    }
+
+    /// The job open now, if any.
+    var openOrder: JobOrder? { active?.collector.order }
 
     /// Takes one chunk of a combiner's partial aggregate.
     func receivePartial(_ meta: UploadChunk, frame: Frame) throws(WireError) -> UploadReceipt {
@@ -95,7 +115,7 @@ actor JobBoard {
         current.issues += (report.issues ?? []).map { (report.combiner, $0) }
         if report.succeeded {
             try current.collector.receiveMetrics(jobId: report.jobId, sender: report.combiner, weight: report.weight,
-                                                 metrics: report.metrics, contributors: report.clientsReported)
+                                                 metrics: report.metrics, contributors: report.clientsReported, clientResults: report.clientResults)
             current.reports[report.combiner] = CombinerReport(name: report.combiner, status: "Success", clients: report.clientsReported, weight: report.weight, timeSeconds: elapsed)
         } else {
             current.collector.markFailed(report.combiner, reason: report.reason ?? "failed")

@@ -16,11 +16,19 @@ struct RoundRunner: Sendable {
     let notices: Publisher
     let logger: Logger
 
+    /// What a run's start request set for every round of the run.
+    struct RunOptions: Sendable {
+        /// Models are named `<prefix>_<round>` (default `<session name>-round-<round>`).
+        var modelNamePrefix: String? = nil
+        /// Only these clients take part (nil: every online client).
+        var clientIds: [String]? = nil
+    }
+
     /// Extra time the controller waits beyond the combiners' own timeout, for their uploads.
     static func grace(for timeout: Double) -> Duration { .seconds(5 + timeout * 0.25) }
 
     /// Runs round `number` from model `modelIn`; returns the round as recorded.
-    func run(session: SessionRecord, number: Int, modelIn: String) async throws -> RoundRecord {
+    func run(session: SessionRecord, number: Int, modelIn: String, options: RunOptions = RunOptions()) async throws -> RoundRecord {
         let config = session.sessionConfig
         var round = RoundRecord(sessionId: session.sessionId, roundNumber: number, modelIn: modelIn)
         if let interrupted = try store.fetch(RoundRecord.self, id: round.roundId) {
@@ -47,7 +55,7 @@ struct RoundRunner: Sendable {
         var order = JobOrder(
             jobId: Self.jobId(round, "train"), sessionId: session.sessionId, round: number, kind: .train, modelId: modelIn,
             chunkSize: config.chunkSize, config: config.training, timeoutSeconds: config.roundTimeout, minClients: 1,
-            maxClients: config.requestedClients, bufferSize: config.bufferSize > 0 ? config.bufferSize : nil)
+            maxClients: config.requestedClients, bufferSize: config.bufferSize > 0 ? config.bufferSize : nil, clients: options.clientIds)
         aggregation.configure(&order)
         guard let training = try await runJob(order, spec: global.spec, participants: participants.map(\.name), timeout: config.roundTimeout) else {
             return try fail(&round, "job was closed unexpectedly")
@@ -57,6 +65,7 @@ struct RoundRunner: Sendable {
         round.roundData.trainMetrics = training.result.metrics
         round.roundData.numExamples = training.result.weight
         recordIssues(training.issues, round: round)
+        recordTrainingMetrics(training, round: round)
 
         round.status = .aggregating
         try store.save(round)
@@ -74,7 +83,7 @@ struct RoundRunner: Sendable {
         let model = output.model
         round.roundData.aggregation = output.description
         round.roundData.dp = output.dp
-        let stored = try store.storeModel(model, parent: modelIn, sessionId: session.sessionId, roundNumber: number, name: "\(session.name)-round-\(number)")
+        let stored = try store.storeModel(model, parent: modelIn, sessionId: session.sessionId, roundNumber: number, name: options.modelNamePrefix.map { "\($0)_\(number)" } ?? "\(session.name)-round-\(number)")
         await models.insert(id: stored.modelId, model: model)
         round.modelOut = stored.modelId
         round.roundData.timeReduce = Self.seconds(ContinuousClock.now - reduceStart)
@@ -89,11 +98,12 @@ struct RoundRunner: Sendable {
             let validation = JobOrder(
                 jobId: Self.jobId(round, "validate"), sessionId: session.sessionId, round: number, kind: .validate, modelId: stored.modelId,
                 chunkSize: config.chunkSize, config: config.training, timeoutSeconds: config.roundTimeout, minClients: 1,
-                maxClients: config.requestedClients)
+                maxClients: config.requestedClients, clients: options.clientIds)
             let live = await registry.participants().map(\.name)
             if !live.isEmpty, let outcome = try await runJob(validation, spec: nil, participants: live, timeout: config.roundTimeout) {
                 round.roundData.validation = outcome.result.metrics
                 round.roundData.validation["num_examples"] = outcome.result.weight
+                recordValidations(outcome, round: round, modelId: stored.modelId, jobId: validation.jobId)
             }
             round.roundData.timeValidation = Self.seconds(ContinuousClock.now - validateStart)
         }
@@ -122,7 +132,7 @@ struct RoundRunner: Sendable {
     }
 
     /// Opens a job, nudges the combiners, waits for them (bounded) and closes it.
-    private func runJob(_ order: JobOrder, spec: ModelSpec?, participants: [String], timeout: Double) async throws -> JobBoard.Outcome? {
+    func runJob(_ order: JobOrder, spec: ModelSpec?, participants: [String], timeout: Double) async throws -> JobBoard.Outcome? {
         try await jobs.open(order, spec: spec, participants: participants)
         if let notice = try? Frame.encode(.roundNotice, JobNotice(jobId: order.jobId)) {
             try? notices.publish(notice)

@@ -10,7 +10,8 @@ public enum PeerStatus: String, Codable, Sendable {
 
 public struct CombinerRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "combiner"
-    public static let columns = ["combiner_id", "name", "address", "publish_address", "status", "clients_online", "last_seen", "committed_at", "updated_at"]
+    public static let columns = ["combiner_id", "name", "address", "publish_address", "status", "clients_online", "last_seen",
+                                 "internal_hostname", "public_hostname", "committed_at", "updated_at"]
 
     public var combinerId: String
     public var name: String
@@ -20,6 +21,9 @@ public struct CombinerRecord: Codable, Sendable, Equatable, FetchableRecord, Per
     public var status: PeerStatus
     public var clientsOnline: Int
     public var lastSeen: Date
+    /// Host names an operator set (`PATCH /api/v1/combiners/{id}`), for display and discovery.
+    public var internalHostname: String?
+    public var publicHostname: String?
     public var committedAt: Date
     public var updatedAt: Date
 
@@ -37,7 +41,8 @@ public struct CombinerRecord: Codable, Sendable, Equatable, FetchableRecord, Per
 
     enum CodingKeys: String, CodingKey {
         case combinerId = "combiner_id", name, address, publishAddress = "publish_address", status
-        case clientsOnline = "clients_online", lastSeen = "last_seen", committedAt = "committed_at", updatedAt = "updated_at"
+        case clientsOnline = "clients_online", lastSeen = "last_seen", internalHostname = "internal_hostname", publicHostname = "public_hostname"
+        case committedAt = "committed_at", updatedAt = "updated_at"
     }
 }
 

@@ -18,6 +18,9 @@ public struct SessionConfig: Codable, Sendable, Equatable {
     public var deleteModelsStorage: Bool = true
     public var chunkSize: Int = 8 << 20
     public var training: TrainingConfig = TrainingConfig()
+    /// FEDn's Python server functions; Tributary cannot run Python at the controller, so a
+    /// session that sets them is refused rather than silently run without them.
+    public var serverFunctions: String? = nil
 
     public init() {}
 
@@ -35,6 +38,7 @@ public struct SessionConfig: Codable, Sendable, Equatable {
         case deleteModelsStorage = "delete_models_storage"
         case chunkSize = "chunk_size"
         case training
+        case serverFunctions = "server_functions"
     }
 
     /// Every key is optional: what is missing takes its default.
@@ -54,6 +58,7 @@ public struct SessionConfig: Codable, Sendable, Equatable {
         deleteModelsStorage = try c.decodeIfPresent(Bool.self, forKey: .deleteModelsStorage) ?? d.deleteModelsStorage
         chunkSize = try c.decodeIfPresent(Int.self, forKey: .chunkSize) ?? d.chunkSize
         training = try c.decodeIfPresent(TrainingConfig.self, forKey: .training) ?? d.training
+        serverFunctions = try c.decodeIfPresent(String.self, forKey: .serverFunctions)
     }
 
     /// `aggregator` and `aggregator_kwargs`, parsed and completed with their defaults.
@@ -73,13 +78,14 @@ public struct SessionConfig: Codable, Sendable, Equatable {
         if let r = requestedClients, r < 1 { return ("requested_clients", "must be at least 1") }
         if chunkSize < 64 || chunkSize > 16 << 20 { return ("chunk_size", "must be between 64 bytes and 16 MiB") }
         if let bad = training.invalidField() { return ("training.\(bad.field)", bad.reason) }
+        if serverFunctions != nil { return ("server_functions", "Python server functions are not supported; use a built-in aggregator") }
         return nil
     }
 }
 
 public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "session"
-    public static let columns = ["session_id", "name", "status", "seed_model_id", "committed_at", "updated_at", "started_at", "finished_at"]
+    public static let columns = ["session_id", "name", "description", "status", "seed_model_id", "committed_at", "updated_at", "started_at", "finished_at"]
 
     public enum Status: String, Codable, Sendable {
         case created = "Created", started = "Started", finished = "Finished", failed = "Failed", terminated = "Terminated"
@@ -87,6 +93,7 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
 
     public var sessionId: String
     public var name: String
+    public var description: String?
     public var status: Status
     public var seedModelId: String?
     public var sessionConfig: SessionConfig
@@ -106,7 +113,7 @@ public struct SessionRecord: Codable, Sendable, Equatable, FetchableRecord, Pers
     }
 
     enum CodingKeys: String, CodingKey {
-        case sessionId = "session_id", name, status, seedModelId = "seed_model_id", sessionConfig = "session_config"
+        case sessionId = "session_id", name, description, status, seedModelId = "seed_model_id", sessionConfig = "session_config"
         case committedAt = "committed_at", updatedAt = "updated_at", startedAt = "started_at", finishedAt = "finished_at"
     }
 }

@@ -4,6 +4,22 @@ import TributaryModel
 public enum JobKind: String, Codable, Sendable {
     case train
     case validate
+    /// Inference with a model on the clients' local data (FEDn's prediction sessions); the
+    /// combiner handles it like `validate`, the controller stores the results as predictions.
+    case predict
+}
+
+/// One client's own result inside a combiner's report, so the controller can keep per-client
+/// training metrics, validations and predictions (FEDn's `/metrics`, `/validations`, `/predictions`).
+public struct ClientResult: Codable, Sendable, Equatable {
+    public var clientId: String
+    public var numExamples: Double
+    public var metrics: [String: Double]
+    public init(clientId: String, numExamples: Double, metrics: [String: Double]) {
+        self.clientId = clientId
+        self.numExamples = numExamples
+        self.metrics = metrics
+    }
 }
 
 /// A round order: the controller asks a combiner to run one job (a training or validation
@@ -32,11 +48,13 @@ public struct JobOrder: Codable, Sendable, Equatable {
     public var clipNorm: Double? = nil
     /// Refuse client updates whose delta from the round's model has a larger L2 norm.
     public var maxUpdateNorm: Double? = nil
+    /// Only these clients may be selected (`client_ids` of a session start); nil: any.
+    public var clients: [String]? = nil
 
     public init(
         jobId: String, sessionId: String, round: Int, kind: JobKind, modelId: String, chunkSize: Int,
         config: TrainingConfig, timeoutSeconds: Double, minClients: Int, maxClients: Int? = nil, bufferSize: Int? = nil,
-        aggregation: AggregationMode = .sum, clipNorm: Double? = nil, maxUpdateNorm: Double? = nil
+        aggregation: AggregationMode = .sum, clipNorm: Double? = nil, maxUpdateNorm: Double? = nil, clients: [String]? = nil
     ) {
         self.jobId = jobId
         self.sessionId = sessionId
@@ -52,6 +70,7 @@ public struct JobOrder: Codable, Sendable, Equatable {
         self.aggregation = aggregation
         self.clipNorm = clipNorm
         self.maxUpdateNorm = maxUpdateNorm
+        self.clients = clients
     }
 
     /// Orders from a peer that predates the aggregation fields decode with their defaults.
@@ -65,7 +84,8 @@ public struct JobOrder: Codable, Sendable, Equatable {
             minClients: try c.decode(Int.self, forKey: .minClients), maxClients: try c.decodeIfPresent(Int.self, forKey: .maxClients),
             bufferSize: try c.decodeIfPresent(Int.self, forKey: .bufferSize),
             aggregation: try c.decodeIfPresent(AggregationMode.self, forKey: .aggregation) ?? .sum,
-            clipNorm: try c.decodeIfPresent(Double.self, forKey: .clipNorm), maxUpdateNorm: try c.decodeIfPresent(Double.self, forKey: .maxUpdateNorm))
+            clipNorm: try c.decodeIfPresent(Double.self, forKey: .clipNorm), maxUpdateNorm: try c.decodeIfPresent(Double.self, forKey: .maxUpdateNorm),
+            clients: try c.decodeIfPresent([String].self, forKey: .clients))
     }
 }
 
@@ -136,9 +156,11 @@ public struct JobReport: Codable, Sendable {
     public var metrics: [String: Double]
     /// Clients left out and why (nil from older peers).
     public var issues: [ClientIssue]?
+    /// Each accepted client's own metrics (nil from older peers).
+    public var clientResults: [ClientResult]?
 
     public init(jobId: String, combiner: String, succeeded: Bool, reason: String? = nil, weight: Double, clientsReported: [String],
-                metrics: [String: Double], issues: [ClientIssue]? = nil) {
+                metrics: [String: Double], issues: [ClientIssue]? = nil, clientResults: [ClientResult]? = nil) {
         self.jobId = jobId
         self.combiner = combiner
         self.succeeded = succeeded
@@ -147,6 +169,7 @@ public struct JobReport: Codable, Sendable {
         self.clientsReported = clientsReported
         self.metrics = metrics
         self.issues = issues
+        self.clientResults = clientResults
     }
 }
 

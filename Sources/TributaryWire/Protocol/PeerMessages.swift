@@ -77,9 +77,13 @@ public struct CombinerHeartbeatReply: Codable, Sendable {
     public var job: JobOrder?
     /// Set when the controller does not know this combiner (it restarted): register again.
     public var mustRegister: Bool
-    public init(job: JobOrder?, mustRegister: Bool = false) {
+    /// Set when an operator skipped the barrier (`POST /api/v1/control/skip`): stop waiting
+    /// for clients in this job and report what has arrived.
+    public var closeJob: String?
+    public init(job: JobOrder?, mustRegister: Bool = false, closeJob: String? = nil) {
         self.job = job
         self.mustRegister = mustRegister
+        self.closeJob = closeJob
     }
 }
 

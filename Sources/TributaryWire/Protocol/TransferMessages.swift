@@ -79,11 +79,13 @@ public struct UploadChunk: Codable, Sendable, Equatable {
     /// A client update a combiner forwards (robust rules): the forwarding combiner; `sender`
     /// is then the client. Nil otherwise.
     public var via: String?
+    /// Partial aggregates: each folded client's own metrics; nil otherwise.
+    public var clientResults: [ClientResult]?
 
     public init(
         jobId: String, sessionId: String, round: Int, sender: String, index: Int, chunkCount: Int, offset: Int,
         totalBytes: Int, checksum: UInt64, weight: Double, metrics: [String: Double], contributors: [String] = [], excluded: [String]? = nil,
-        issues: [ClientIssue]? = nil, via: String? = nil
+        issues: [ClientIssue]? = nil, via: String? = nil, clientResults: [ClientResult]? = nil
     ) {
         self.jobId = jobId
         self.sessionId = sessionId
@@ -96,6 +98,7 @@ public struct UploadChunk: Codable, Sendable, Equatable {
         self.checksum = String(checksum, radix: 16)
         self.weight = weight
         self.metrics = metrics
+        self.clientResults = clientResults
         self.contributors = contributors
         self.excluded = excluded
         self.issues = issues

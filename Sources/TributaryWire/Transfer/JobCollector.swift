@@ -28,6 +28,8 @@ public struct JobCollector {
         public var invalid: [String: String]
         /// Selected senders whose results are not in the aggregate.
         public var excluded: [String]
+        /// Each client's own result (at the controller: as the combiners reported them).
+        public var clientResults: [ClientResult] = []
 
         /// `rejected` as status-event material, by client.
         public var issues: [ClientIssue] {
@@ -58,6 +60,7 @@ public struct JobCollector {
     private var accumulator: FedAvgAccumulator?
     private var weightSum = 0.0
     private var metricSums: [String: Double] = [:]
+    private var clientResults: [ClientResult] = []
     private var metricWeights: [String: Double] = [:]
 
     /// `spec` is the layout of the job's model (required for training jobs); `global` is the
@@ -123,7 +126,8 @@ public struct JobCollector {
                 Telemetry.updatesRejected.increment()
                 throw WireError(.rejected, error.description)
             }
-            record(sender: sender, weight: weight, metrics: complete.meta.metrics, contributors: complete.meta.contributors)
+            record(sender: sender, weight: weight, metrics: complete.meta.metrics, contributors: complete.meta.contributors,
+                   clientResults: complete.meta.clientResults)
             return .receipt(UploadReceipt(status: .accepted, chunksReceived: complete.meta.chunkCount))
         }
     }
@@ -161,11 +165,12 @@ public struct JobCollector {
         return update
     }
 
-    /// Takes a metrics-only result (validation).
-    public mutating func receiveMetrics(jobId: String, sender: String, weight: Double, metrics: [String: Double], contributors: [String] = []) throws(WireError) {
+    /// Takes a metrics-only result (validation, prediction).
+    public mutating func receiveMetrics(jobId: String, sender: String, weight: Double, metrics: [String: Double], contributors: [String] = [],
+                                        clientResults: [ClientResult]? = nil) throws(WireError) {
         try admit(jobId: jobId, sessionId: order.sessionId, round: order.round, sender: sender)
         // Forward mode: a combiner closes its part of a training job with a report of metrics.
-        guard order.kind == .validate || order.aggregation == .forward else {
+        guard order.kind != .train || order.aggregation == .forward else {
             throw WireError(.rejected, "job \(order.jobId) is a training job: send an update, not metrics")
         }
         guard weight > 0, weight.isFinite else {
@@ -176,7 +181,7 @@ public struct JobCollector {
             rejected[sender] = "non-finite metric"
             throw WireError(.rejected, "metrics must be finite numbers")
         }
-        record(sender: sender, weight: weight, metrics: metrics, contributors: contributors)
+        record(sender: sender, weight: weight, metrics: metrics, contributors: contributors, clientResults: clientResults)
     }
 
     /// Records that a sender will not deliver (it failed or left), so the job need not wait for it.
@@ -203,7 +208,7 @@ public struct JobCollector {
         // metric behind less than all of it could not be re-weighted exactly at the next tier.
         for (key, sum) in metricSums where metricWeights[key] == weightSum { metrics[key] = sum / weightSum }
         return Result(model: model, weight: weightSum, metrics: metrics, accepted: accepted, contributors: contributors, rejected: rejected,
-                      invalid: invalid, excluded: selected.subtracting(accepted).sorted())
+                      invalid: invalid, excluded: selected.subtracting(accepted).sorted(), clientResults: clientResults)
     }
 
     private func admit(jobId: String, sessionId: String, round: Int, sender: String) throws(WireError) {
@@ -216,9 +221,16 @@ public struct JobCollector {
         if let reason = rejected[sender] { throw WireError(.rejected, "\(sender)'s result for job \(jobId) was already rejected: \(reason)") }
     }
 
-    private mutating func record(sender: String, weight: Double, metrics: [String: Double], contributors: [String]) {
+    /// `clientResults`: what a partial carries about its clients; a client's own result
+    /// (no `contributors`) is its own client result.
+    private mutating func record(sender: String, weight: Double, metrics: [String: Double], contributors: [String], clientResults: [ClientResult]? = nil) {
         Telemetry.updatesAccepted.increment()
         accepted.append(sender)
+        if contributors.isEmpty {
+            self.clientResults.append(ClientResult(clientId: sender, numExamples: weight, metrics: metrics.filter { $0.value.isFinite }))
+        } else {
+            self.clientResults.append(contentsOf: (clientResults ?? []).prefix(contributors.count))
+        }
         self.contributors.append(contentsOf: contributors.isEmpty ? [sender] : contributors)
         weightSum += weight
         for (key, value) in metrics where value.isFinite {

@@ -1,0 +1,102 @@
+import Foundation
+import Hummingbird
+import JWTKit
+
+/// What an API token carries: FEDn's `role` claim (`admin` or `client`), who it is for and
+/// when it expires.
+struct APITokenPayload: JWTPayload {
+    var sub: SubjectClaim?
+    var role: String
+    var exp: ExpirationClaim
+
+    func verify(using algorithm: some JWTAlgorithm) throws {
+        try exp.verifyNotExpired()
+    }
+}
+
+/// Bearer-JWT authentication of the REST API (HS256 with the controller's secret), off
+/// unless a secret is configured — as FEDn does with `FEDN_JWT_SECRET_KEY`. Every route
+/// needs role `admin` except what clients call (`/clients/add`, package download and
+/// checksum), which `client` tokens may use too; `/health` is open.
+public struct APIAuthentication: Sendable {
+    private let keys: Task<JWTKeyCollection, Never>
+    static let roles = ["admin", "client"]
+    static let clientRoutes: Set<String> = ["/api/v1/clients/add", "/api/v1/packages/download", "/api/v1/packages/checksum", "/api/v1/auth/token"]
+
+    public init(secret: String) {
+        keys = Task {
+            let keys = JWTKeyCollection()
+            // JWTKit asserts (crashing debug builds) on keys shorter than the 32-byte digest.
+            // HMAC zero-pads short keys anyway (RFC 2104), so padding here signs exactly as the
+            // raw secret does: tokens stay interchangeable with FEDn's (PyJWT) ones.
+            var key = Array(secret.utf8)
+            if key.count < 32 { key += [UInt8](repeating: 0, count: 32 - key.count) }
+            await keys.add(hmac: HMACKey(from: key), digestAlgorithm: .sha256)
+            return keys
+        }
+    }
+
+    /// A signed token for `role`, valid for `days`.
+    public func issue(role: String, subject: String?, days: Double) async throws -> (token: String, expires: Date) {
+        let expires = Date().addingTimeInterval(days * 86_400)
+        let payload = APITokenPayload(sub: subject.map(SubjectClaim.init(value:)), role: role, exp: ExpirationClaim(value: expires))
+        return (try await keys.value.sign(payload), expires)
+    }
+
+    /// The verified payload of an `Authorization` header; a 401 with FEDn's messages otherwise.
+    func verify(header: String?) async throws -> APITokenPayload {
+        guard let header, !header.isEmpty else { throw APIError(status: .unauthorized, message: "Missing token") }
+        let parts = header.split(separator: " ", maxSplits: 1)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else {
+            throw APIError(status: .unauthorized, message: "Invalid token scheme, expected Bearer")
+        }
+        do {
+            return try await keys.value.verify(String(parts[1]), as: APITokenPayload.self)
+        } catch let error as JWTError where "\(error)".contains("expired") {
+            throw APIError(status: .unauthorized, message: "Token expired")
+        } catch {
+            throw APIError(status: .unauthorized, message: "Invalid token")
+        }
+    }
+}
+
+/// Checks the bearer token of every API request when authentication is on.
+struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
+    let authentication: APIAuthentication?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let path = request.uri.path.count > 1 && request.uri.path.hasSuffix("/") ? String(request.uri.path.dropLast()) : request.uri.path
+        guard let authentication, path != "/health", path != "/metrics" else { return try await next(request, context) }
+        let payload = try await authentication.verify(header: request.header("Authorization"))
+        guard payload.role == "admin" || (payload.role == "client" && APIAuthentication.clientRoutes.contains(path)) else {
+            throw APIError(status: .forbidden, message: "A '\(payload.role)' token may not use \(request.method) \(path)")
+        }
+        return try await next(request, context)
+    }
+}
+
+/// `POST /api/v1/auth/token`: a new long-lived token, for a caller holding a valid one. An
+/// admin may issue admin or client tokens; a client only client tokens.
+struct AuthRoutes {
+    let authentication: APIAuthentication?
+
+    func register<Context: RequestContext>(on router: Router<Context>) {
+        router.post("/api/v1/auth/token") { request, _ in
+            guard let authentication else {
+                throw APIError.badRequest("authentication is not enabled on this controller (start it with --jwt-secret)")
+            }
+            let caller = try await authentication.verify(header: request.header("Authorization"))
+            let body = try await request.bodyObject()
+            let role = try body.string("token_type") ?? "client"
+            guard APIAuthentication.roles.contains(role) else { throw APIError.badRequest("field 'token_type' must be admin or client") }
+            guard caller.role == "admin" || role == caller.role else {
+                throw APIError(status: .forbidden, message: "a '\(caller.role)' token cannot issue '\(role)' tokens")
+            }
+            let days = try body.number("expires_in_days") ?? 365
+            guard days > 0, days <= 3650 else { throw APIError.badRequest("field 'expires_in_days' must be between 0 and 3650") }
+            let issued = try await authentication.issue(role: role, subject: caller.sub?.value, days: days)
+            return try APIResponse.object(["token": issued.token, "expires_at": ISO8601DateFormatter().string(from: issued.expires), "token_type": role],
+                                          status: .created)
+        }
+    }
+}
