@@ -50,8 +50,10 @@ def mb(x):
         return None
 
 
-# Reference figures of peers/REPORT.md (median s/round; measured there, not in this run).
+# Reference figures of peers/REPORT.md (median s/round; measured there, not in this run). Used only for a
+# peer that was not run in this run at all (no --peers, or it could not be installed), marked as such.
 REFERENCE = {("flower", 10, "1e6"): 13.67, ("flower", 10, "1e7"): 16.04, ("fedn", 10, "1e6"): 3.43, ("fedn", 10, "1e7"): 19.58}
+PEERS = (("flower", "Flower"), ("fedn", "FEDn"))
 
 out = []
 out.append("# Tributary benchmark" + (" (quick smoke run)" if quick == "1" else ""))
@@ -115,22 +117,87 @@ out.append("```")
 out.append(kernels.strip())
 out.append("```")
 out.append("")
+
+
+def same(a_n, a_p, b_n, b_p):
+    return a_n == b_n and float(a_p) == float(b_p)
+
+
+def tributary(n, p):
+    """The shape's Tributary row: 2 combiners when present, else 1, else the fewest."""
+    mine = sorted((r for r in rows if same(r["n"], r["p"], n, p)), key=lambda r: (r["c"] != 2, r["c"] != 1, r["c"]))
+    return mine[0] if mine else None
+
+
 out.append("## Peers (Flower 1.42 deployment engine, FEDn 0.33)")
 out.append("")
-measured = [p for p in peers if "peer" in p]
-for note in (p["note"] for p in peers if "note" in p):
-    out.append(f"- {note}")
-if not peers:
+runs = [x for x in peers if "peer" in x]          # one per peer run: a result, or a failure with its note
+notes = [x["note"] for x in peers if "note" in x]
+ran = {x["peer"] for x in runs}
+if runs:
+    out.append("Measured in this run, after Tributary's rows, on the same machine and shapes (`scripts/bench-peers.sh`:"
+               " `../shared/peers` copied to `run/bench/peers`, venvs in `.peers/`), with 1 warm-up round + the same number of"
+               " timed rounds. Per round: Flower, the ServerApp's configure + `send_and_receive` + aggregate; FEDn, the wall time"
+               " between successive round-Finished events (REST, polled every 0.1 s); Tributary, `time_training + time_reduce`."
+               " *peer / Tributary* = how many times faster Tributary is (Tributary / peer is its inverse).")
+elif not notes:
     out.append("- peers not run in this benchmark run (`scripts/bench.sh --peers` runs them; they take minutes per shape)")
 out.append("")
-out.append("| shape | Tributary median s (C=1) | peer | peer median s | source | Tributary / peer |")
-out.append("|---|---|---|---|---|---|")
-for (peer, n, p), ref in sorted(REFERENCE.items()):
-    r = row(n, p, 1)
-    mine = r.get("median") if r else None
-    live = next((x for x in measured if x["peer"] == peer and x["n"] == n and float(x["p"]) == float(p) and x.get("median")), None)
-    value, source = (live["median"], "this run") if live else (ref, "peers/REPORT.md (not this run)")
-    ratio = f"1/{value / mine:.0f}" if mine else "–"
-    out.append(f"| N={n}, P={p} | {f(mine)} | {peer} | {value:.2f} | {source} | {ratio} |")
+shapes = []
+for r in rows:
+    if not any(same(r["n"], r["p"], n, p) for n, p in shapes):
+        shapes.append((r["n"], r["p"]))
+for x in runs:
+    if not any(same(x["n"], x["p"], n, p) for n, p in shapes):
+        shapes.append((x["n"], x["p"]))
+header = "| shape | Tributary median s (C) |"
+rule = "|---|---|"
+for _, name in PEERS:
+    header += f" {name} median s [min–max] | {name} / Tributary |"
+    rule += "---|---|"
+out.append(header)
+out.append(rule)
+footnote = False
+for n, p in shapes:
+    t = tributary(n, p)
+    mine = t.get("median") if t else None
+    line = f"| N={n}, P={p} | " + (f"{f(mine)} (C={t['c']})" if t else "–") + " |"
+    for peer, _ in PEERS:
+        live = next((x for x in runs if x["peer"] == peer and same(x["n"], x["p"], n, p)), None)
+        if live and live.get("ok") and live.get("median") is not None:
+            value = live["median"]
+            cell = f"{value:.2f} [{f(live.get('min'), '{:.2f}')}–{f(live.get('max'), '{:.2f}')}]"
+        elif live:
+            value, cell = None, "failed (see below)"
+        elif peer not in ran and (peer, n, str(p)) in REFERENCE:
+            value = REFERENCE[(peer, n, str(p))]
+            cell = f"{value:.2f}†"
+            footnote = True
+        else:
+            value, cell = None, "not run"
+        ratio = f"{value / mine:.0f}×" if value and mine else "–"
+        line += f" {cell} | {ratio} |"
+    out.append(line)
 out.append("")
+if footnote:
+    out.append("† not measured in this run: the median in `../shared/peers/REPORT.md` (same machine kind, another day).")
+    out.append("")
+for note in notes:
+    out.append(f"- {note}")
+if notes:
+    out.append("")
+if runs:
+    out.append("| peer | shape | rounds | timed | warm-up s | median s | min | max | run took s | Σ peak RSS MB | output |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for x in runs:
+        status = x.get("statuses") and ",".join(sorted(set(x["statuses"])))
+        rounds_cell = ("–" if x.get("rounds") is None else str(x["rounds"])) + (f" ({status})" if status else "") \
+            + ("" if x.get("ok") else " **failed**")
+        out.append(f"| {x['peer']} | N={x['n']}, P={x['p']} | {rounds_cell} | {x.get('timed', '–')} | {f(x.get('warmup'), '{:.2f}')} "
+                   f"| {f(x.get('median'), '{:.2f}')} | {f(x.get('min'), '{:.2f}')} | {f(x.get('max'), '{:.2f}')} "
+                   f"| {f(x.get('elapsed_s'), '{:.0f}')} | {f(x.get('peak_total_rss_mb'), '{:.0f}')} | `{x.get('log', '')}` |")
+    out.append("")
+    out.append("*run took*: the peer's whole run (start-up of its processes, warm-up, timed rounds, shutdown);"
+               " Σ peak RSS: the peak of the summed RSS of all its processes (`common_memwatch.py`; shared pages counted per process).")
+    out.append("")
 open(out_path, "w").write("\n".join(out))

@@ -14,6 +14,10 @@
 # the ratio round/bound, and peak RSS (VmHWM) per role. Then the aggregation kernel
 # micro-benchmark. Writes a markdown report (default bench/results.md; --quick:
 # bench/results-quick.md). Release build, GLIBC_TUNABLES=glibc.malloc.hugetlb=1.
+# --peers: then runs Flower 1.42 (deployment engine) and FEDn 0.33 from ../shared/peers on the shapes
+# with N <= 25 (scripts/bench-peers.sh; FEDn needs root) and reports their medians beside
+# Tributary's with the ratios. Their virtualenvs are installed first under .peers/ when missing
+# (scripts/peers-setup.sh, PyPI, ~2 min once). Each peer takes 1–3 min per shape.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +40,9 @@ if [ $quick = 1 ]; then
   out=${out:-bench/results-quick.md}
 fi
 out=${out:-bench/results.md}
+
+# Install the peers up front (before anything is timed; a failure shows in the report's notes).
+if [ $peers = 1 ]; then bash scripts/peers-setup.sh >&2 || echo "peers-setup failed; bench-peers will say what is missing" >&2; fi
 
 swift build -q -c release --scratch-path "$scratch" >&2
 bin=$(swift build -c release --scratch-path "$scratch" --show-bin-path)
