@@ -48,18 +48,22 @@ import Testing
         #expect(continued.status == 200, "\(String(describing: continued.body))")
         #expect(try await net.waitSessionEnd(session, timeout: .seconds(90)) == "Finished")
 
-        #expect(try await net.count("/api/v1/rounds/count?session_id=\(session)") == 3)
-        #expect(try await net.count("/api/v1/runs/count?session_id=\(session)") == 2)
+        // Without `rounds`, a continuation runs as many as the last run did (1).
+        #expect(try await net.request("POST", "/api/v1/sessions/start", json: ["session_id": session]).status == 200)
+        #expect(try await net.waitSessionEnd(session, timeout: .seconds(90)) == "Finished")
+
+        #expect(try await net.count("/api/v1/rounds/count?session_id=\(session)") == 4)
+        #expect(try await net.count("/api/v1/runs/count?session_id=\(session)") == 3)
         // One validation per client per round, each from a client to its combiner.
         let validations = try #require(try await net.get("/api/v1/validations/?sessionId=\(session)") as? [String: Any])
-        #expect(validations["count"] as? Int == 9)
+        #expect(validations["count"] as? Int == 12)
         let first = try #require((validations["result"] as? [[String: Any]])?.first)
         #expect((first["sender"] as? [String: Any])?["role"] as? String == "client")
         #expect(((first["receiver"] as? [String: Any])?["name"] as? String)?.hasPrefix("combiner") == true)
         let accuracy = try JSONSerialization.jsonObject(with: Data(try #require(first["data"] as? String).utf8)) as? [String: Double]
         #expect((accuracy?["accuracy"] ?? -1) > 0.5)
         // Training metrics: every client reported train_loss in every round.
-        #expect(try await net.count("/api/v1/metrics/count?session_id=\(session)&key=train_loss") == 9)
+        #expect(try await net.count("/api/v1/metrics/count?session_id=\(session)&key=train_loss") == 12)
         #expect(try await net.count("/api/v1/models/count?name=more_3") == 1)
 
         let latest = try #require((try await net.get("/api/v1/models/", headers: ["X-Limit": "1"]) as? [String: Any])?["result"] as? [[String: Any]])

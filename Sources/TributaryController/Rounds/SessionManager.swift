@@ -61,7 +61,10 @@ actor SessionManager {
         guard var session = try store.fetch(SessionRecord.self, id: sessionId) else { throw StartError.notFound(sessionId) }
         let rounds = try store.fetchAll(RoundRecord.self, where: "session_id", equals: sessionId)
         let done = rounds.filter { $0.status == .completed || $0.status == .failed }.map(\.roundNumber).max() ?? 0
-        let count = options.rounds ?? session.sessionConfig.rounds
+        // A continuation runs as many rounds as the last run did, unless told otherwise
+        // (`session_config.rounds` holds the session's running total by then).
+        let lastRun = try store.fetchAll(RunRecord.self, where: "session_id", equals: sessionId).max { $0.committedAt < $1.committedAt }
+        let count = options.rounds ?? (session.status == .created ? nil : lastRun?.rounds) ?? session.sessionConfig.rounds
         session.sessionConfig.rounds = session.status == .created ? count : done + count
         if let timeout = options.roundTimeout { session.sessionConfig.roundTimeout = timeout }
 
