@@ -63,6 +63,8 @@ struct AggregatorConfigRouteTests {
             let fetched = try await client.get("/api/v1/statuses/\(event.statusId)")
             #expect(fetched.status == .ok)
             #expect(fetched.object()["status"] as? String == event.status)
+            // Every field is present, unset ones as null (FEDn's DTOs serialise all fields).
+            for key in ["data", "extra", "correlation_id"] { #expect(fetched.object()[key] is NSNull, "\(key)") }
             #expect(try await client.get("/api/v1/statuses/?type=MODEL_UPDATE_REJECTED").list().count == 1)
         }
     }

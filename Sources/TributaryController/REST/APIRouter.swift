@@ -16,19 +16,19 @@ enum APIRouter {
     /// The resources and what their bodies add to the stored rows.
     enum Resources {
         static let sessions = Resource<SessionRecord>(path: "/api/v1/sessions", columns: SessionRecord.columns)
-        static let rounds = Resource<RoundRecord>(path: "/api/v1/rounds", columns: RoundRecord.columns)
-        static let runs = Resource<RunRecord>(path: "/api/v1/runs", columns: RunRecord.columns)
+        static let rounds = Resource<RoundRecord>(path: "/api/v1/rounds", columns: RoundRecord.columns, optionalFields: ["error", "finished_at"])
+        static let runs = Resource<RunRecord>(path: "/api/v1/runs", columns: RunRecord.columns, optionalFields: ["client_ids", "model_name_prefix"])
         static let models = Resource<ModelRecord>(path: "/api/v1/models", columns: ModelRecord.columns) { record, object in
             object["model"] = record.modelId  // FEDn's duplicate key
         }
         static let clients = Resource<ClientRecord>(path: "/api/v1/clients", columns: ClientRecord.columns)
         static let combiners = Resource<CombinerRecord>(path: "/api/v1/combiners", columns: CombinerRecord.columns, extend: CombinerRoutes.extend)
-        static let statuses = Resource<StatusRecord>(path: "/api/v1/statuses", columns: StatusRecord.columns)
-        static let validations = Resource<ValidationRecord>(path: "/api/v1/validations", columns: ValidationRecord.columns)
-        static let predictions = Resource<PredictionRecord>(path: "/api/v1/predictions", columns: PredictionRecord.columns)
+        static let statuses = Resource<StatusRecord>(path: "/api/v1/statuses", columns: StatusRecord.columns, optionalFields: ["data", "extra"])
+        static let validations = Resource<ValidationRecord>(path: "/api/v1/validations", columns: ValidationRecord.columns, optionalFields: ["meta"])
+        static let predictions = Resource<PredictionRecord>(path: "/api/v1/predictions", columns: PredictionRecord.columns, optionalFields: ["meta"])
         static let metrics = Resource<MetricRecord>(path: "/api/v1/metrics", columns: MetricRecord.columns)
         static let attributes = Resource<AttributeRecord>(path: "/api/v1/attributes", columns: AttributeRecord.columns)
-        static let telemetry = Resource<TelemetryRecord>(path: "/api/v1/telemetry", columns: TelemetryRecord.columns)
+        static let telemetry = Resource<TelemetryRecord>(path: "/api/v1/telemetry", columns: TelemetryRecord.columns, optionalFields: ["meta"])
         static let packages = Resource<PackageRecord>(path: "/api/v1/packages", columns: PackageRecord.columns)
     }
 

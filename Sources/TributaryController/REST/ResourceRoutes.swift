@@ -8,11 +8,13 @@ import TributaryStore
 struct Resource<Record: FetchableRecord & TableRecord & Encodable & Sendable>: Sendable {
     let path: String
     let columns: [String]
+    /// Optional fields that are not filter columns; shown as null when unset, like the columns.
+    var optionalFields: [String] = []
     var extend: @Sendable (Record, inout [String: Any]) -> Void = { _, _ in }
 
     /// The record as a REST body.
     func present(_ record: Record) throws -> [String: Any] {
-        var object = try Presentation.object(record, columns: columns)
+        var object = try Presentation.object(record, columns: columns + optionalFields)
         extend(record, &object)
         return object
     }
