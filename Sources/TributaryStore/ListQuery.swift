@@ -70,12 +70,17 @@ public struct ListQuery: Sendable, Equatable {
     /// as text would be wrong (its `T` sorts after the stored space): convert it to a Date.
     static func operand(_ value: String) -> DatabaseValue {
         if let number = Double(value) { return number.databaseValue }
+        return isoDate(value)?.databaseValue ?? value.databaseValue
+    }
+
+    /// An ISO-8601 datetime (with or without fractional seconds) or date, as REST clients send them.
+    public static func isoDate(_ text: String) -> Date? {
         let formatter = ISO8601DateFormatter()
         for options: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime], [.withFullDate]] {
             formatter.formatOptions = options
-            if let date = formatter.date(from: value) { return date.databaseValue }
+            if let date = formatter.date(from: text) { return date }
         }
-        return value.databaseValue
+        return nil
     }
 }
 

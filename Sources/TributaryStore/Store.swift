@@ -62,6 +62,11 @@ public final class Store: Sendable {
         return model
     }
 
+    /// The newest stored model's id (the default seed and inference model), or nil when none is stored.
+    public func latestModelId() throws -> String? {
+        try database.read { db in try String.fetchOne(db, sql: "SELECT model_id FROM model ORDER BY committed_at DESC LIMIT 1") }
+    }
+
     /// A fresh id: a lowercase uuid4 string, as FEDn's ids are.
     public static func newId() -> String {
         UUID().uuidString.lowercased()

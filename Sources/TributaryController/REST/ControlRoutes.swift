@@ -40,7 +40,7 @@ struct ControlRoutes {
         router.post("/api/v1/predictions/start") { request, _ in
             let body = try await request.bodyObject()
             guard let id = try body.string("prediction_id", required: true) else { throw APIError.badRequest("missing field 'prediction_id'") }
-            let model = try body.string("model_id") ?? latestModel()
+            let model = try body.string("model_id") ?? store.latestModelId()
             guard let model else { throw APIError.badRequest("field 'model_id': no model has been uploaded yet") }
             _ = try await startPrediction(id: id, model: model, timeout: try body.number("timeout"))
             return try APIResponse.object(["message": "Prediction session started", "prediction_id": id])
@@ -88,9 +88,5 @@ struct ControlRoutes {
         await sessions.note("COMMAND", "command \(type) sent", session: await sessions.runningSessionId, correlationId: correlation, data: data)
         events.publish("command", ["command_type": type, "correlation_id": correlation, "parameters": data])
         return try APIResponse.object(["message": "Command \(type) is pending", "correlation_id": correlation])
-    }
-
-    private func latestModel() -> String? {
-        (try? store.list(ModelRecord.self, columns: ModelRecord.columns, query: ListQuery(limit: 1)))?.rows.first?.modelId
     }
 }

@@ -104,11 +104,7 @@ struct EventRecordRoutes {
     }
 
     static func date(_ text: String, _ field: String) throws -> Date {
-        let formatter = ISO8601DateFormatter()
-        for options: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime], [.withFullDate]] {
-            formatter.formatOptions = options
-            if let date = formatter.date(from: text) { return date }
-        }
+        if let date = ListQuery.isoDate(text) { return date }
         throw APIError.badRequest("query parameter '\(field)' must be an ISO-8601 date or datetime")
     }
 }

@@ -34,7 +34,7 @@ struct SessionRoutes {
     func create(_ body: [String: Any]) async throws -> SessionRecord {
         try body.onlyKeys(["name", "description", "seed_model_id", "session_config"])
         var config = try Self.config(body["session_config"])
-        let seed = try body.string("seed_model_id") ?? config.modelId ?? latestModelId()
+        let seed = try body.string("seed_model_id") ?? config.modelId ?? store.latestModelId()
         guard let seed else { throw APIError.badRequest("field 'seed_model_id' is required: no model has been uploaded yet") }
         guard try store.fetch(ModelRecord.self, id: seed) != nil else { throw APIError.badRequest("field 'seed_model_id': model \(seed) not found") }
         config.modelId = seed
@@ -166,10 +166,5 @@ struct SessionRoutes {
             else { out[key] = value }
         }
         return out
-    }
-
-    private func latestModelId() -> String? {
-        let page = try? store.list(ModelRecord.self, columns: ModelRecord.columns, query: ListQuery(limit: 1))
-        return page?.rows.first?.modelId
     }
 }
