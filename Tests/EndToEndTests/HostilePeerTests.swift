@@ -20,9 +20,17 @@ import Glibc
                 let reply = try await peer.call(.clientHeartbeat, ClientHeartbeat(clientId: id), expecting: .clientHeartbeatReply,
                                                 as: ClientHeartbeatReply.self, timeout: .seconds(5))
                 if let task = reply.task { return task }
+                // Like a real client: a combiner that dropped us (we were silent for 5 heartbeat
+                // intervals, e.g. while the loaded machine stalled a REST call) is joined again.
+                if reply.mustRegister { try await register() }
                 try await Task.sleep(for: .milliseconds(200))
             }
             return nil
+        }
+
+        func register() async throws {
+            _ = try await peer.call(.clientRegister, ClientRegister(clientId: id, name: id), expecting: .clientRegistered,
+                                    as: ClientRegistered.self, timeout: .seconds(5))
         }
 
         func upload(_ model: Model, for task: ClientTask, weight: Double) async throws -> UploadReceipt {
@@ -48,8 +56,7 @@ import Glibc
         let joined = try await net.request("POST", "/api/v1/clients/add", json: ["client_id": "raw"])
         let address = try #require((joined.body as? [String: Any])?["combiner_address"] as? String)
         let raw = RawClient(id: "raw", peer: try PeerConnection(url: address))
-        _ = try await raw.peer.call(.clientRegister, ClientRegister(clientId: "raw", name: "raw"), expecting: .clientRegistered,
-                                    as: ClientRegistered.self, timeout: .seconds(5))
+        try await raw.register()
         // Heartbeat like a live client until the controller counts it online.
         let online = await net.waitFor(timeout: .seconds(60)) {
             _ = try await raw.heartbeatUntilTask(timeout: .milliseconds(1))
@@ -57,8 +64,19 @@ import Glibc
         }
         try #require(online)
 
+        // Heartbeat in the background for the rest of the test, as a real client's own loop
+        // does: a client silent for 2 intervals is not selected for the next round, and under
+        // load a download, an upload or a REST call can take that long.
+        let keepAlive = Task {
+            while !Task.isCancelled {
+                _ = try? await raw.heartbeatUntilTask(timeout: .milliseconds(1))
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        defer { keepAlive.cancel() }
         let session = try await net.startSession(["rounds": 2, "round_timeout": 30, "validate": false])
         let first = try #require(try await raw.heartbeatUntilTask(timeout: .seconds(40)))
+        #expect(first.round == 1)
         let global = try await ModelTransfer.download(modelId: first.modelId, chunkSize: first.chunkSize, from: raw.peer, timeout: .seconds(5))
         var update = global
         try update.setFloat32s("w", try global.float32s("w").map { $0 + 100 })

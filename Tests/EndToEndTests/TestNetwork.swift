@@ -59,7 +59,9 @@ final class TestNetwork: @unchecked Sendable {
     func startCombiner(_ name: String, extra: [String] = []) throws {
         try start(name, executable: "tributary-combiner", arguments: [
             "--name", name, "--controller", controllerReply,
-            "--listen", "tcp://127.0.0.1:\(try Self.freePort())", "--publish", "tcp://127.0.0.1:\(try Self.freePort())",
+            // Port 0: the combiner binds a free port itself and registers the bound address, so
+            // suites running in parallel cannot race for a port picked here.
+            "--listen", "tcp://127.0.0.1:0", "--publish", "tcp://127.0.0.1:0",
         ] + extra)
     }
 
