@@ -95,7 +95,7 @@ def row(n, p, c):
 
 
 if quick != "1":
-    out.append("## Targets (issue 6)")
+    out.append("## Targets")
     out.append("")
     checks = [((10, "1e6", 2), 0.1), ((10, "1e7", 2), 0.6)]
     for (n, p, c), target in checks:

@@ -5,21 +5,23 @@
 #   scripts/local-network.sh up [--combiners C] [--clients N] [--run-dir DIR] [--http-port P]
 #                               [--port-base B] [--partition iid|dirichlet:ALPHA] [--release]
 #                               [--client-args "EXTRA CLIENT OPTIONS"]
+#                               [--controller-args "EXTRA CONTROLLER OPTIONS"]
 #   scripts/local-network.sh status [--run-dir DIR]
 #   scripts/local-network.sh down   [--run-dir DIR]
 #   scripts/local-network.sh kill ROLE [--run-dir DIR]      # kill -9 one process (e.g. client-3, combiner-1)
 #   scripts/local-network.sh restart ROLE [--run-dir DIR]   # start it again with its original command
 #
-# `up` builds if needed, starts everything in the background, waits until every client is
+# `up` builds if needed (or uses the executables in $TRIBUTARY_BIN), starts everything in the background, waits until every client is
 # registered and a seed model for the built-in trainer is stored, then prints
-# `controller: http://HOST:PORT`.
+# one `name: value` line per thing a user connects to (`controller: http://HOST:PORT`,
+# `dashboard: http://HOST:PORT/dashboard/`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cmd=${1:-}; shift || true
 role_arg=""
 case "$cmd" in kill|restart) role_arg=${1:-}; shift || true ;; esac
-combiners=2; clients=4; run_dir=run/local; http_port=8092; port_base=7100; partition=iid; config=debug; client_args=
+combiners=2; clients=4; run_dir=run/local; http_port=8092; port_base=7100; partition=iid; config=debug; client_args=; controller_args=
 while [ $# -gt 0 ]; do
   case "$1" in
     --combiners) combiners=$2; shift 2 ;;
@@ -30,6 +32,7 @@ while [ $# -gt 0 ]; do
     --partition) partition=$2; shift 2 ;;
     --release) config=release; shift ;;
     --client-args) client_args=$2; shift 2 ;;
+    --controller-args) controller_args=$2; shift 2 ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
@@ -77,14 +80,15 @@ down() {
   [ -f "$pids" ] || return 0
   # Clients first, then combiners, then the controller; SIGTERM and a bounded wait, then SIGKILL.
   for role in client combiner controller; do
-    grep "^$role" "$pids" | while read -r _ pid; do kill -TERM "$pid" 2>/dev/null || true; done
+    # `|| true`: a role with no process (e.g. --clients 0) must not end the script under pipefail.
+    { grep "^$role" "$pids" || true; } | while read -r _ pid; do kill -TERM "$pid" 2>/dev/null || true; done
     for _ in $(seq 50); do
       alive=0
       while read -r r pid; do case "$r" in $role*) kill -0 "$pid" 2>/dev/null && alive=1 ;; esac; done < "$pids"
       [ $alive = 0 ] && break
       sleep 0.1
     done
-    grep "^$role" "$pids" | while read -r _ pid; do kill -KILL "$pid" 2>/dev/null || true; done
+    { grep "^$role" "$pids" || true; } | while read -r _ pid; do kill -KILL "$pid" 2>/dev/null || true; done
   done
   rm -f "$pids"
   echo "network in $run_dir stopped"
@@ -99,8 +103,13 @@ up() {
       exit 1
     fi
   done
-  swift build -q -c "$config" >&2
-  bin=$(swift build -c "$config" --show-bin-path)
+  # TRIBUTARY_BIN: run already-built executables from that directory (no build).
+  if [ -n "${TRIBUTARY_BIN:-}" ]; then
+    bin=$TRIBUTARY_BIN
+  else
+    swift build -q -c "$config" >&2
+    bin=$(swift build -c "$config" --show-bin-path)
+  fi
   mkdir -p "$run_dir/logs"
   rm -rf "$run_dir/data"
   : > "$pids"
@@ -110,7 +119,7 @@ up() {
   local c_rep="tcp://127.0.0.1:$port_base" c_pub="tcp://127.0.0.1:$((port_base + 1))"
 
   rm -f "$run_dir"/logs/*.log
-  spawn controller "$bin/tributary-controller" --data-dir "$run_dir/data" --http-port "$http_port" --listen "$c_rep" --publish "$c_pub"
+  spawn controller "$bin/tributary-controller" --data-dir "$run_dir/data" --http-port "$http_port" --listen "$c_rep" --publish "$c_pub" $controller_args
   for i in $(seq 0 $((combiners - 1))); do
     spawn "combiner-$i" "$bin/tributary-combiner" --name "combiner-$i" --controller "$c_rep" \
       --listen "tcp://127.0.0.1:$((port_base + 100 + 2 * i))" --publish "tcp://127.0.0.1:$((port_base + 101 + 2 * i))"
@@ -128,6 +137,7 @@ up() {
   "$bin/tributary" wait --controller "$controller_url" --combiners "$combiners" --clients "$clients" --models 1 --timeout 60 >&2
   echo "logs: $run_dir/logs"
   echo "controller: $controller_url"
+  echo "dashboard: $controller_url/dashboard/"
 }
 
 case "$cmd" in

@@ -24,6 +24,9 @@ public struct ControllerConfiguration: Sendable {
     /// full). One upload always fits, so peak memory is about 3× the model (global copy,
     /// accumulator, one staged upload) plus this constant.
     public var maxStagingBytes: Int = 64 << 20
+    /// Serve the dashboard's files from this directory instead of the copies built into the
+    /// binary (for editing the page without a rebuild); nil: the built-in copies.
+    public var dashboardDirectory: URL? = nil
 
     public init(dataDirectory: URL) {
         self.dataDirectory = dataDirectory

@@ -1,7 +1,7 @@
 import GRDB
 
 extension Store {
-    /// v3 (issue 3): the rest of the REST facade's state — validations, metrics, predictions,
+    /// v3: the rest of the REST facade's state — validations, metrics, predictions,
     /// attributes, telemetry, runs, packages, chunked uploads, settings — and senders stored
     /// flat with correlation ids on status events.
     static func migrateV3(_ db: Database) throws {

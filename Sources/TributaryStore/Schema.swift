@@ -68,7 +68,7 @@ extension Store {
                 t.column("updated_at", .datetime).notNull()
             }
         }
-        // v2 (issue 4): server-optimizer state per round, and status events (rejected updates).
+        // v2: server-optimizer state per round, and status events (rejected updates).
         migrator.registerMigration("v2") { db in
             // The optimizer state after the round's step (JSON); kept out of `RoundRecord` so
             // REST listings of rounds do not carry model-sized blobs.
@@ -87,6 +87,11 @@ extension Store {
             }
         }
         migrator.registerMigration("v3", migrate: migrateV3)
+        // v4: the helper each model follows on download (`numpyhelper`: .npz, `native`: .trbm);
+        // NULL for older rows, which follow the active helper.
+        migrator.registerMigration("v4") { db in
+            try db.alter(table: "model") { t in t.add(column: "helper", .text) }
+        }
         return migrator
     }
 }

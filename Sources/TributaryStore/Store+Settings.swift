@@ -7,6 +7,12 @@ extension Store {
         try database.read { db in try String.fetchOne(db, sql: "SELECT value FROM setting WHERE key = ?", arguments: [key]) }
     }
 
+    /// How models are exchanged with users when nothing else says: FEDn's `active_helper`,
+    /// `numpyhelper` (NumPy .npz) unless set otherwise, as in FEDn.
+    public func activeHelper() throws -> String {
+        try setting("active_helper") ?? "numpyhelper"
+    }
+
     public func setSetting(_ key: String, _ value: String) throws {
         try database.write { db in
             try db.execute(sql: "INSERT INTO setting (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",

@@ -45,9 +45,10 @@ public final class Store: Sendable {
     /// Stores a model: file first (written, fsynced, checksummed), then its row, so a row
     /// never points at a file that is not fully on disk.
     @discardableResult
-    public func storeModel(_ model: Model, id: String = Store.newId(), parent: String?, sessionId: String?, roundNumber: Int?, name: String?) throws -> ModelRecord {
+    public func storeModel(_ model: Model, id: String = Store.newId(), parent: String?, sessionId: String?, roundNumber: Int?, name: String?,
+                           helper: String? = nil) throws -> ModelRecord {
         try models.write(model, id: id)
-        let record = ModelRecord(modelId: id, model: model, parent: parent, sessionId: sessionId, roundNumber: roundNumber, name: name)
+        let record = ModelRecord(modelId: id, model: model, parent: parent, sessionId: sessionId, roundNumber: roundNumber, name: name, helper: helper)
         try save(record)
         return record
     }

@@ -38,6 +38,8 @@ struct ControllerCommand: AsyncParsableCommand {
     var issueToken: String?
     @Option(help: "Lifetime of --issue-token in days.")
     var tokenDays: Double = 30
+    @Option(help: "Serve the dashboard's files from this directory instead of the built-in copies (to edit the page without a rebuild).")
+    var dashboardDir: String?
 
     func run() async throws {
         let jwtSecret = (self.jwtSecret ?? ProcessInfo.processInfo.environment["TRIBUTARY_JWT_SECRET"]).flatMap { $0.isEmpty ? nil : $0 }
@@ -59,6 +61,7 @@ struct ControllerCommand: AsyncParsableCommand {
         config.advertiseHost = advertiseHost
         config.heartbeatInterval = .milliseconds(Int64(heartbeat * 1000))
         config.jwtSecret = jwtSecret
+        config.dashboardDirectory = dashboardDir.map { URL(fileURLWithPath: $0) }
         let service = try ControllerService(configuration: config, logger: logger)
         try await service.run()
     }

@@ -3,7 +3,7 @@ import Testing
 import TributaryModel
 import TributaryWire
 
-/// Issue 4 end-to-end: real processes (a controller, two combiners, external-command clients
+/// End-to-end: real processes (a controller, two combiners, external-command clients
 /// that return fixed, known updates) for fedavg, fedadam and fedmedian; every stored global
 /// model is checked against values computed here from the formulas, not by the library.
 /// And a NaN update is refused with a status event while the round completes from the others.
@@ -96,7 +96,8 @@ import TributaryWire
         let fedavg = try await run(net, seed: seed, "avg", "fedavg")
         try expectShifts(fedavg, [d, d + 2 * d], "fedavg")
 
-        // FedAdam (FedAdam.swift's formula), η = 0.1, β₁ = 0.9, β₂ = 0.99, τ = 1e-3; Δ_r = r·d.
+        // FedAdam with Flower's bias correction (FedAdam.swift), η = 0.1, β₁ = 0.9, β₂ = 0.99,
+        // τ = 1e-3; Δ_t = t·d.
         let (eta, b1, b2, tau) = (0.1, 0.9, 0.99, 1e-3)
         var (m, v, shift) = (0.0, 0.0, 0.0)
         var adamShifts: [Double] = []
@@ -104,8 +105,8 @@ import TributaryWire
             let delta = Double(t) * d
             m = b1 * m + (1 - b1) * delta
             v = b2 * v + (1 - b2) * delta * delta
-            let mHat = m / (1 - pow(b1, Double(t))), vHat = v / (1 - pow(b2, Double(t)))
-            shift += eta * mHat / (vHat.squareRoot() + tau)
+            let etaT = eta * (1 - pow(b2, Double(t + 1))).squareRoot() / (1 - pow(b1, Double(t + 1)))
+            shift += etaT * m / (v.squareRoot() + tau)
             adamShifts.append(shift)
         }
         let fedadam = try await run(net, seed: seed, "adam", "fedadam")

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-/// End-to-end (issue 3): what the REST facade shows is the real state of the network —
+/// End-to-end: what the REST facade shows is the real state of the network —
 /// skipping a barrier closes a round with the updates in hand, continuing a finished
 /// session runs more rounds, and clients' metrics, validations and predictions land one
 /// row per client.

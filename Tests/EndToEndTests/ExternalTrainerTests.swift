@@ -46,7 +46,7 @@ import FoundationNetworking
         for (index, round) in rounds.enumerated() {
             #expect(round["status"] as? String == "Finished")
             let out = try #require(round["model_out"] as? String)
-            let stored = try NativeFormat.decode(try await download(net, model: out))
+            let stored = try await net.downloadModel(out)
             // Flat FedAvg: (100·1 + 300·3) / 400 = 2.5 per round, whatever the combiner split.
             let shift = Float(2.5 * Double(index + 1))
             #expect(try stored.float32s("w") == [0, 1, 2, 3, 4, 5].map { $0 + shift })
@@ -58,10 +58,5 @@ import FoundationNetworking
             #expect(reports.filter { $0["status"] as? String == "Success" }.count == 2)  // both tiers really took part
             #expect(Set(reports.flatMap { $0["clients"] as? [String] ?? [] }) == ["a", "b"])
         }
-    }
-
-    private func download(_ net: TestNetwork, model: String) async throws -> [UInt8] {
-        let (data, _) = try await URLSession.shared.data(from: net.controllerURL.appendingPathComponent("api/v1/models/\(model)/download"))
-        return [UInt8](data)
     }
 }

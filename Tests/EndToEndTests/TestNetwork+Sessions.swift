@@ -75,8 +75,10 @@ extension TestNetwork {
         Set((round["combiners"] as? [[String: Any]] ?? []).flatMap { $0["clients"] as? [String] ?? [] })
     }
 
+    /// A stored model as downloaded by default (.npz for numpyhelper sessions, else native).
     func downloadModel(_ id: String) async throws -> Model {
         let (data, _) = try await URLSession.shared.data(from: controllerURL.appendingPathComponent("api/v1/models/\(id)/download"))
-        return try NativeFormat.decode([UInt8](data))
+        let bytes = [UInt8](data)
+        return bytes.starts(with: Array("PK".utf8)) ? try NPZ.decode(bytes) : try NativeFormat.decode(bytes)
     }
 }

@@ -3,7 +3,7 @@ import Testing
 @testable import TributaryController
 import TributaryStore
 
-/// Issue 4: `aggregator` / `aggregator_kwargs` are checked when a session is created, so a
+/// `aggregator` / `aggregator_kwargs` are checked when a session is created, so a
 /// bad strategy never reaches a running session; rejected updates show as status events.
 @Suite("Aggregator config at session creation, and /api/v1/statuses")
 struct AggregatorConfigRouteTests {

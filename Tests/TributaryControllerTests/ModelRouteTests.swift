@@ -93,7 +93,7 @@ struct ModelRouteTests {
         }
     }
 
-    @Test("GET /models/{id} returns the record; /download returns native bytes of the same model")
+    @Test("GET /models/{id} returns the record; a model uploaded as .npz downloads as .npz, one uploaded native as native")
     func getAndDownload() async throws {
         let model = try Fixtures.model(seed: 7)
         try await withController { service, client in
@@ -114,8 +114,14 @@ struct ModelRouteTests {
             #expect(download.status == .ok)
             #expect(download.headers[.contentType] == "application/octet-stream")
             #expect(download.headers[.contentDisposition]?.contains(id) == true)
-            #expect(try NativeFormat.decode(download.bytes) == model)
+            #expect(download.headers[.contentDisposition]?.contains("\(id).npz") == true)
+            #expect(try NPZ.decode(download.bytes) == model)
+            #expect(try NativeFormat.decode(try await client.get("/api/v1/models/\(id)/download?format=native").bytes) == model)
             #expect(try service.store.loadModel(id: id) == model)
+
+            let native = Multipart(parts: [.init(name: "file", filename: "m.trbm", bytes: NativeFormat.encode(model))])
+            let nativeId = try #require(try await client.post("/api/v1/models/", bytes: native.body, contentType: native.contentType).object()["model_id"] as? String)
+            #expect(try NativeFormat.decode(try await client.get("/api/v1/models/\(nativeId)/download").bytes) == model)
         }
     }
 

@@ -5,7 +5,7 @@ import TributaryModel
 import TributaryStore
 import TributaryWire
 
-/// Issue 4: every decomposable strategy gives the same model with two combiners as with one —
+/// Every decomposable strategy gives the same model with two combiners as with one —
 /// through the real tiers (combiner `JobCollector` with the round's model, controller
 /// `JobCollector` reduce, then `ServerAggregation`: DP noise and the server optimizer, whose
 /// state is carried between rounds as the controller stores it) — and robust rules run over
@@ -118,10 +118,10 @@ struct StrategyTierTests {
 
     @Test("Two combiners give the one-combiner model, over three rounds", arguments: [
         ("fedavg", [:]), ("fedprox", ["proximal_mu": 0.1]), ("fedadam", [:]), ("fedyogi", [:]), ("fedadagrad", [:]),
-        ("fedavgm", ["momentum": 0.9]), ("fedavg", ["clip_norm": 0.5, "noise_multiplier": 1.0, "dp_seed": 42]),
+        ("fedavgm", ["momentum": 0.9]), ("fedopt", ["serveropt": "yogi", "learning_rate": 0.05]), ("fedopt", ["serveropt": "adagrad", "learning_rate": 0.05]), ("fedavg", ["clip_norm": 0.5, "noise_multiplier": 1.0, "dp_seed": 42]),
         ("fedadam", ["clip_norm": 0.5, "noise_multiplier": 0.5, "dp_seed": 7, "max_update_norm": 100]),
-    ] as [(String, [String: Double])])
-    func twoCombinersEqualOne(aggregator: String, kwargs: [String: Double]) throws {
+    ] as [(String, [String: AggregatorKwarg])])
+    func twoCombinersEqualOne(aggregator: String, kwargs: [String: AggregatorKwarg]) throws {
         let settings = try AggregatorSettings.parse(aggregator: aggregator, kwargs: kwargs)
         var finals: [Model] = []
         for split in [[[0, 1, 2, 3, 4, 5]], [[0, 1, 2], [3, 4, 5]], [[4], [0, 1, 2, 3, 5]]] {

@@ -205,6 +205,16 @@ def main():
 
     seed_id = r.check("get_active_model is the uploaded seed", seed_is_active)
 
+    def seed_downloads_as_npz_before_any_session():
+        need(seed_id)
+        path = os.path.join(work, "seed-before.download")
+        got = api.download_model(seed_id, path)
+        expect(got.get("success") is True, f"download_model(seed) returned {got}")
+        with np.load(path) as npz:
+            expect(np.array_equal(npz["dense.weight"], seed_weight), "the seed downloaded before a session differs")
+
+    r.check("download_model(seed) before any session: numpy.load opens it", seed_downloads_as_npz_before_any_session)
+
     # --- A 2-round session ----------------------------------------------------------------
 
     def start():

@@ -40,6 +40,7 @@ enum APIRouter {
         router.get("/get_controller_status") { _, _ in try APIResponse.object(["state": await d.sessions.state]) }
         MetricsRoute.register(on: router)
         AuthRoutes(authentication: d.authentication).register(on: router)
+        DashboardRoutes(assetsDirectory: d.configuration.dashboardDirectory).register(on: router)
 
         // Writes and special reads first (constant paths win over `{id}` in the trie anyway).
         let sessionRoutes = SessionRoutes(store: d.store, sessions: d.sessions, resource: Resources.sessions)

@@ -64,10 +64,19 @@ public struct APIAuthentication: Sendable {
 struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let authentication: APIAuthentication?
 
+    /// Paths anyone may read: liveness, metrics, and the dashboard's static files (the page
+    /// holds no data; it asks for a token and sends it with every API call).
+    static func isOpen(_ path: String) -> Bool {
+        path == "/health" || path == "/metrics" || path == "/" || path == "/dashboard" || path.hasPrefix("/dashboard/")
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path.count > 1 && request.uri.path.hasSuffix("/") ? String(request.uri.path.dropLast()) : request.uri.path
-        guard let authentication, path != "/health", path != "/metrics" else { return try await next(request, context) }
-        let payload = try await authentication.verify(header: request.header("Authorization"))
+        guard let authentication, !Self.isOpen(path) else { return try await next(request, context) }
+        // Browsers cannot set headers on a WebSocket handshake, so /ws/events also takes the
+        // token as `?token=` (the dashboard's way in).
+        let header = request.header("Authorization") ?? (path == "/ws/events" ? request.uri.queryParameters.get("token").map { "Bearer \($0)" } : nil)
+        let payload = try await authentication.verify(header: header)
         guard payload.role == "admin" || (payload.role == "client" && APIAuthentication.clientRoutes.contains(path)) else {
             throw APIError(status: .forbidden, message: "A '\(payload.role)' token may not use \(request.method) \(path)")
         }

@@ -31,7 +31,7 @@ struct ModelRoutes {
             }
             let model: Model
             do { model = try Self.decodeModel(bytes) } catch { throw APIError.badRequest("field 'file' is not a valid model: \(error)") }
-            let record = try store.storeModel(model, parent: nil, sessionId: nil, roundNumber: nil, name: name)
+            let record = try store.storeModel(model, parent: nil, sessionId: nil, roundNumber: nil, name: name, helper: Self.helper(ofStored: bytes))
             var body = try resource.present(record)
             body["success"] = true
             body["message"] = "Model added successfully"
@@ -49,15 +49,7 @@ struct ModelRoutes {
         }
         router.get("/api/v1/models/:id/download") { request, context in
             let record = try resource.fetch(try context.parameters.require("id"), in: store)
-            let format = try request.query("format") ?? (store.setting("active_helper") == "numpyhelper" ? "npz" : "native")
-            let data: Data, file: String
-            switch format {
-            case "native": (data, file) = (try Data(contentsOf: store.models.url(id: record.modelId)), "\(record.modelId).trbm")
-            case "npz": (data, file) = (Data(try NPZ.encode(try store.loadModel(id: record.modelId))), "\(record.modelId).npz")
-            default: throw APIError.badRequest("query parameter 'format' must be native or npz")
-            }
-            return Response(status: .ok, headers: [.contentType: "application/octet-stream", .contentDisposition: "attachment; filename=\(file)"],
-                            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            return try Self.download(record, format: try request.query("format"), store: store)
         }
         router.get("/api/v1/models/:id/parameters") { _, context in
             let record = try resource.fetch(try context.parameters.require("id"), in: store)
@@ -139,6 +131,26 @@ struct ModelRoutes {
     }
 
     /// Native (`TRBMODL1`) or `.npz` (a zip: `PK\u{3}\u{4}`), told apart by magic bytes.
+    /// The helper a model stored from these bytes follows: FEDn's `numpyhelper` for an .npz
+    /// (a ZIP), `native` for Tributary's own format.
+    static func helper(ofStored bytes: [UInt8]) -> String {
+        bytes.starts(with: Array("PK".utf8)) ? "numpyhelper" : "native"
+    }
+
+    /// A model file in the format asked for, else in the one its helper implies: .npz for
+    /// `numpyhelper` (FEDn's default, and what `numpy.load` opens), native otherwise.
+    static func download(_ record: ModelRecord, format: String?, store: Store) throws -> Response {
+        let helper = try record.helper ?? store.activeHelper()
+        let data: Data, file: String
+        switch format ?? (helper == "numpyhelper" ? "npz" : "native") {
+        case "native": (data, file) = (try Data(contentsOf: store.models.url(id: record.modelId)), "\(record.modelId).trbm")
+        case "npz": (data, file) = (Data(try NPZ.encode(try store.loadModel(id: record.modelId))), "\(record.modelId).npz")
+        default: throw APIError.badRequest("query parameter 'format' must be native or npz")
+        }
+        return Response(status: .ok, headers: [.contentType: "application/octet-stream", .contentDisposition: "attachment; filename=\(file)"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
     static func decodeModel(_ bytes: [UInt8]) throws -> Model {
         if bytes.starts(with: Array("PK".utf8)) { return try NPZ.decode(bytes) }
         return try NativeFormat.decode(bytes)

@@ -23,7 +23,7 @@ struct PackageRoutes {
             guard let ext = Self.extensions.first(where: { fileName.lowercased().hasSuffix(".\($0)") }) else {
                 throw APIError.badRequest("field 'file' must be a .tar.gz, .tgz, .tar, .zip, .gz or .bz2 archive")
             }
-            let helper = try form.fields["helper"] ?? store.setting("active_helper") ?? "numpyhelper"
+            let helper = try form.fields["helper"] ?? store.activeHelper()
             guard HelperRoutes.helpers.contains(helper) else { throw APIError.badRequest(HelperRoutes.invalidHelper) }
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let storageName = "\(Store.newId()).\(ext)"
@@ -85,7 +85,7 @@ struct HelperRoutes {
     func register<Context: RequestContext>(on router: Router<Context>) {
         router.get("/api/v1/helpers/active") { _, _ in
             // Tributary reads native and .npz models whatever the helper; numpyhelper is the default.
-            try APIResponse.object(try store.setting("active_helper") ?? "numpyhelper")
+            try APIResponse.object(try store.activeHelper())
         }
         router.put("/api/v1/helpers/active") { request, _ in
             let body = try await request.bodyObject()

@@ -83,7 +83,8 @@ struct RoundRunner: Sendable {
         let model = output.model
         round.roundData.aggregation = output.description
         round.roundData.dp = output.dp
-        let stored = try store.storeModel(model, parent: modelIn, sessionId: session.sessionId, roundNumber: number, name: options.modelNamePrefix.map { "\($0)_\(number)" } ?? "\(session.name)-round-\(number)")
+        let stored = try store.storeModel(model, parent: modelIn, sessionId: session.sessionId, roundNumber: number, name: options.modelNamePrefix.map { "\($0)_\(number)" } ?? "\(session.name)-round-\(number)",
+                                           helper: session.sessionConfig.helperType == "numpyhelper" ? "numpyhelper" : "native")
         await models.insert(id: stored.modelId, model: model)
         round.modelOut = stored.modelId
         round.roundData.timeReduce = Self.seconds(ContinuousClock.now - reduceStart)

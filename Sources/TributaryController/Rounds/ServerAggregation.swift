@@ -80,7 +80,7 @@ struct ServerAggregation: Sendable {
         case .fedtrimmedavg: model = try FedTrimmedAvg.aggregate(updates, beta: settings.trimBeta)
         case .krum: model = try Krum.krum(updates, numMalicious: f)
         case .multikrum:
-            let keep = settings.numClientsToKeep.map { min($0, updates.count) }
+            let keep = min(settings.numClientsToKeep, updates.count)
             model = try Krum.multiKrum(updates, weights: entries.map(\.weight), numMalicious: f, numToKeep: keep)
         case .bulyan: model = try Bulyan.aggregate(updates, numMalicious: f)
         default: throw Failure(description: "\(settings.kind.rawValue) is not a robust rule")

@@ -1,6 +1,7 @@
 /// The aggregation strategies a session can name in `aggregator`, with where each one runs.
 ///
-/// * Decomposable (`fedavg`, `fedprox`, `fedadam`, `fedyogi`, `fedadagrad`, `fedavgm`): the
+/// * Decomposable (`fedavg`, `fedprox`, `fedadam`, `fedyogi`, `fedadagrad`, `fedavgm`, and
+///   FEDn's `fedopt`): the
 ///   example-weighted sum is folded at the combiners and reduced at the controller, which is
 ///   exactly a flat FedAvg over all clients (`FedAvgAccumulator`). Server optimizers then run
 ///   **once**, at the controller, on that reduced model (`ServerOptimizer`).
@@ -8,13 +9,13 @@
 ///   they need every accepted update at once, so they run at the controller over all of them
 ///   (memory and traffic O(n × model) there; see each rule's doc comment).
 public enum AggregatorKind: String, CaseIterable, Sendable {
-    case fedavg, fedprox, fedadam, fedyogi, fedadagrad, fedavgm
+    case fedavg, fedprox, fedadam, fedyogi, fedadagrad, fedavgm, fedopt
     case fedmedian, fedtrimmedavg, krum, multikrum, bulyan
 
     /// Whether partial aggregates from combiners reduce exactly to the flat result.
     public var isDecomposable: Bool {
         switch self {
-        case .fedavg, .fedprox, .fedadam, .fedyogi, .fedadagrad, .fedavgm: true
+        case .fedavg, .fedprox, .fedadam, .fedyogi, .fedadagrad, .fedavgm, .fedopt: true
         case .fedmedian, .fedtrimmedavg, .krum, .multikrum, .bulyan: false
         }
     }
@@ -22,7 +23,7 @@ public enum AggregatorKind: String, CaseIterable, Sendable {
     /// Whether a stateful server optimizer runs at the controller after the weighted reduce.
     public var usesServerOptimizer: Bool {
         switch self {
-        case .fedadam, .fedyogi, .fedadagrad, .fedavgm: true
+        case .fedadam, .fedyogi, .fedadagrad, .fedavgm, .fedopt: true
         default: false
         }
     }
@@ -32,9 +33,11 @@ public enum AggregatorKind: String, CaseIterable, Sendable {
         switch self {
         case .fedavg: []
         case .fedprox: []
-        case .fedadam, .fedyogi: ["eta", "eta_l", "beta_1", "beta_2", "tau"]
+        case .fedadam: ["eta", "eta_l", "beta_1", "beta_2", "tau", "bias_correction"]
+        case .fedyogi: ["eta", "eta_l", "beta_1", "beta_2", "tau"]
         case .fedadagrad: ["eta", "eta_l", "tau"]
         case .fedavgm: ["server_learning_rate", "momentum"]
+        case .fedopt: ["serveropt", "learning_rate", "beta1", "beta2", "tau"]
         case .fedmedian: []
         case .fedtrimmedavg: ["beta"]
         case .krum, .bulyan: ["num_malicious_clients"]
@@ -53,7 +56,13 @@ public enum AggregatorKind: String, CaseIterable, Sendable {
     static let allKwargs: Set<String> = [
         "eta", "eta_l", "beta_1", "beta_2", "tau", "server_learning_rate", "momentum", "beta",
         "num_malicious_clients", "num_clients_to_keep", "proximal_mu", "clip_norm",
-        "noise_multiplier", "dp_seed", "max_update_norm",
+        "noise_multiplier", "dp_seed", "max_update_norm", "bias_correction", "serveropt", "learning_rate", "beta1", "beta2",
+    ]
+
+    /// Flower 1.42's names for kwargs that Tributary (like Flower's earlier strategies) spells
+    /// otherwise; either spelling is accepted.
+    static let aliases: [String: String] = [
+        "server_momentum": "momentum", "num_malicious_nodes": "num_malicious_clients", "num_nodes_to_select": "num_clients_to_keep",
     ]
 }
 

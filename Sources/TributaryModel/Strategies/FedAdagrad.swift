@@ -5,7 +5,8 @@
 ///     v ← v + Δ²                 v₀ = 0
 ///     x ← x + η·Δ / (√v + τ)
 ///
-/// Defaults: η = 0.1, τ = 1e-9 (Flower; issue 4 fixes no values for FedAdagrad).
+/// Defaults: η = 0.1, τ = 1e-3 (Flower 1.42, `flwr/serverapp/strategy/fedadagrad.py`; the
+/// legacy `flwr.server.strategy.FedAdagrad` had τ = 1e-9).
 /// State: step count and v, the size of the model.
 public struct FedAdagrad: ServerOptimizer, Equatable {
     public struct State: Codable, Sendable, Equatable {
@@ -19,7 +20,7 @@ public struct FedAdagrad: ServerOptimizer, Equatable {
     public var tau: Double
     public var state = State()
 
-    public init(eta: Double = 0.1, tau: Double = 1e-9) {
+    public init(eta: Double = 0.1, tau: Double = 1e-3) {
         self.eta = eta
         self.tau = tau
     }

@@ -6,7 +6,7 @@
 ///                g ← b
 ///     x ← x − η_s·g
 ///
-/// With the defaults η_s = 1, μ = 0 (issue 4 and Flower: `server_learning_rate=1.0`,
+/// With the defaults η_s = 1, μ = 0 (Flower 1.42 `FedAvgM`: `server_learning_rate=1.0`,
 /// `server_momentum=0.0`) this is plain FedAvg, and like Flower we then return x̄ itself,
 /// bit for bit. State: step count and b (only kept when μ > 0), the size of the model.
 public struct FedAvgM: ServerOptimizer, Equatable {

@@ -5,7 +5,7 @@
 ///     y_j = (1 / (n − 2k)) · Σ_{i = k+1}^{n−k} x_(i),j        x_(i) = i-th smallest
 ///
 /// Ties need no rule: equal values are interchangeable, so which copy is dropped does not
-/// change the mean. Default β = 0.2 (issue 4 and Flower); β must be in [0, 0.5) and leave at
+/// change the mean. Default β = 0.2 (Flower 1.42 `FedTrimmedAvg`); β must be in [0, 0.5) and leave at
 /// least one value (n − 2k ≥ 1).
 ///
 /// Not decomposable: memory O(n × model) and traffic n × model at the controller, time

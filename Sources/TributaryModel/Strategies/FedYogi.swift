@@ -1,4 +1,5 @@
-/// FedYogi (Reddi et al. 2021, Algorithm 2 with Yogi), as in Flower's `FedYogi`. At each step,
+/// FedYogi (Reddi et al. 2021, Algorithm 2 with Yogi), as Flower 1.42's `FedYogi`
+/// (`flwr/serverapp/strategy/fedyogi.py`) computes it. At each step,
 /// with Δ = x̄ − x, elementwise:
 ///
 ///     m ← β₁·m + (1 − β₁)·Δ                           m₀ = 0
@@ -8,7 +9,7 @@
 /// No bias correction (neither Flower nor the paper's Algorithm 2 applies one to Yogi).
 /// v stays ≥ 0: if v < Δ² it moves up towards Δ², else down by at most (1 − β₂)·v.
 ///
-/// Defaults: η = 0.01 (issue 4 and Flower), β₁ = 0.9, β₂ = 0.99, τ = 1e-3 (Flower).
+/// Defaults: η = 0.01, β₁ = 0.9, β₂ = 0.99, τ = 1e-3 (Flower 1.42).
 /// State: step count, m and v, each the size of the model.
 public struct FedYogi: ServerOptimizer, Equatable {
     public struct State: Codable, Sendable, Equatable {
@@ -38,7 +39,7 @@ public struct FedYogi: ServerOptimizer, Equatable {
             let d2 = d * d
             let diff = v - d2
             let sign: Double = diff > 0 ? 1 : (diff < 0 ? -1 : 0)
-            v = v - (1 - b2) * d2 * sign
+            v = v - (1 - b2) * d2 * sign  // Flower's operation order
             return x + eta * m / (v.squareRoot() + tau)
         }
         state.step += 1

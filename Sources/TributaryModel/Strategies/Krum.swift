@@ -1,4 +1,5 @@
-/// Krum and Multi-Krum (Blanchard et al. 2017), as in Flower's `aggregate_krum`.
+/// Krum and Multi-Krum (Blanchard et al. 2017), as Flower 1.42's `select_multikrum`
+/// (`flwr/serverapp/strategy/multikrum.py`) selects.
 ///
 /// With n updates, f assumed Byzantine and d_ij = ‖x_i − x_j‖² (over all float coordinates;
 /// the same for models or for deltas from the global model):
@@ -9,8 +10,10 @@
 ///     MultiKrum(m) = Σ_{i∈S} w_i·x_i / Σ_{i∈S} w_i     S = the m lowest-score updates
 ///
 /// Multi-Krum weights the selected updates by example count, as Flower does (it passes them
-/// to its weighted `aggregate`); with all weights equal it is the paper's plain mean. m
-/// defaults to n − f. Ties in score go to the lower index. Like Flower, no n ≥ 2f + 3 check.
+/// to its weighted `aggregate_arrayrecords`); with all weights equal it is the paper's plain
+/// mean. m defaults to 1 as Flower's `num_nodes_to_select` does (so Multi-Krum with no kwargs
+/// is Krum); the paper's choice is m = n − f. Ties in score go to the lower index. Like
+/// Flower, no n ≥ 2f + 3 check.
 ///
 /// Not decomposable: memory O(n × model) plus the n × n distance matrix at the controller,
 /// traffic n × model into it, time O(n² · P).

@@ -27,14 +27,16 @@ public enum AnyServerOptimizer: Sendable, Equatable {
     case fedyogi(FedYogi)
     case fedadagrad(FedAdagrad)
     case fedavgm(FedAvgM)
+    case fedopt(FedOpt)
 
     /// `nil` when the aggregator uses no server optimizer.
     public init?(settings s: AggregatorSettings) {
         switch s.kind {
-        case .fedadam: self = .fedadam(FedAdam(eta: s.eta, beta1: s.beta1, beta2: s.beta2, tau: s.tau))
+        case .fedadam: self = .fedadam(FedAdam(eta: s.eta, beta1: s.beta1, beta2: s.beta2, tau: s.tau, biasCorrection: s.biasCorrection))
         case .fedyogi: self = .fedyogi(FedYogi(eta: s.eta, beta1: s.beta1, beta2: s.beta2, tau: s.tau))
         case .fedadagrad: self = .fedadagrad(FedAdagrad(eta: s.eta, tau: s.tau))
         case .fedavgm: self = .fedavgm(FedAvgM(serverLearningRate: s.serverLearningRate, momentum: s.momentum))
+        case .fedopt: self = .fedopt(FedOpt(method: s.serverOpt, learningRate: s.eta, beta1: s.beta1, beta2: s.beta2, tau: s.tau))
         default: return nil
         }
     }
@@ -45,6 +47,7 @@ public enum AnyServerOptimizer: Sendable, Equatable {
         case .fedyogi(var o): defer { self = .fedyogi(o) }; return try o.step(current: current, average: average)
         case .fedadagrad(var o): defer { self = .fedadagrad(o) }; return try o.step(current: current, average: average)
         case .fedavgm(var o): defer { self = .fedavgm(o) }; return try o.step(current: current, average: average)
+        case .fedopt(var o): defer { self = .fedopt(o) }; return try o.step(current: current, average: average)
         }
     }
 
@@ -57,6 +60,7 @@ public enum AnyServerOptimizer: Sendable, Equatable {
         case .fedyogi(let o): return try encoder.encode(o.state)
         case .fedadagrad(let o): return try encoder.encode(o.state)
         case .fedavgm(let o): return try encoder.encode(o.state)
+        case .fedopt(let o): return try encoder.encode(o.state)
         }
     }
 
@@ -68,6 +72,7 @@ public enum AnyServerOptimizer: Sendable, Equatable {
         case .fedyogi(var o): o.state = try d.decode(FedYogi.State.self, from: data); self = .fedyogi(o)
         case .fedadagrad(var o): o.state = try d.decode(FedAdagrad.State.self, from: data); self = .fedadagrad(o)
         case .fedavgm(var o): o.state = try d.decode(FedAvgM.State.self, from: data); self = .fedavgm(o)
+        case .fedopt(var o): o.state = try d.decode(FedOpt.State.self, from: data); self = .fedopt(o)
         }
     }
 }

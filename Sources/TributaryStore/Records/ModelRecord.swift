@@ -19,8 +19,12 @@ public struct ModelRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     public var spec: ModelSpec
     public var committedAt: Date
     public var updatedAt: Date
+    /// How the model downloads by default: FEDn's `numpyhelper` (NumPy .npz) for models
+    /// stored from .npz or produced by a numpyhelper session, `native` for models stored from
+    /// Tributary's own format; nil (rows from before v4) means the network's active helper.
+    public var helper: String?
 
-    public init(modelId: String, model: Model, parent: String?, sessionId: String?, roundNumber: Int?, name: String?, now: Date = Date()) {
+    public init(modelId: String, model: Model, parent: String?, sessionId: String?, roundNumber: Int?, name: String?, helper: String? = nil, now: Date = Date()) {
         self.modelId = modelId
         self.parentModel = parent
         self.sessionId = sessionId
@@ -32,11 +36,12 @@ public struct ModelRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
         self.spec = model.spec
         self.committedAt = now
         self.updatedAt = now
+        self.helper = helper
     }
 
     enum CodingKeys: String, CodingKey {
         case modelId = "model_id", parentModel = "parent_model", sessionId = "session_id", roundNumber = "round_number"
         case name, checksum, sizeBytes = "size_bytes", parameterCount = "parameter_count", spec
-        case committedAt = "committed_at", updatedAt = "updated_at"
+        case committedAt = "committed_at", updatedAt = "updated_at", helper
     }
 }

@@ -6,7 +6,7 @@ import TributaryModel
 /// training settings that every task carries.
 public struct SessionConfig: Codable, Sendable, Equatable {
     public var aggregator: String = "fedavg"
-    public var aggregatorKwargs: [String: Double]? = nil
+    public var aggregatorKwargs: [String: AggregatorKwarg]? = nil
     public var roundTimeout: Double = 180
     public var bufferSize: Int = -1
     public var rounds: Int = 5
@@ -46,7 +46,7 @@ public struct SessionConfig: Codable, Sendable, Equatable {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         let d = SessionConfig()
         aggregator = try c.decodeIfPresent(String.self, forKey: .aggregator) ?? d.aggregator
-        aggregatorKwargs = try c.decodeIfPresent([String: Double].self, forKey: .aggregatorKwargs)
+        aggregatorKwargs = try c.decodeIfPresent([String: AggregatorKwarg].self, forKey: .aggregatorKwargs)
         roundTimeout = try c.decodeIfPresent(Double.self, forKey: .roundTimeout) ?? d.roundTimeout
         bufferSize = try c.decodeIfPresent(Int.self, forKey: .bufferSize) ?? d.bufferSize
         rounds = try c.decodeIfPresent(Int.self, forKey: .rounds) ?? d.rounds

@@ -9,8 +9,8 @@ import Testing
 @Suite struct ServerOptimizerTests {
     typealias F = StrategyFixtures
 
-    @Test func fedAdamBiasCorrectionRounds1And2() throws {
-        var opt = FedAdam()  // η 0.1, β₁ 0.9, β₂ 0.99, τ 1e-3
+    @Test func fedAdamWithAdamsBiasCorrectionRounds1And2() throws {
+        var opt = FedAdam(biasCorrection: .adam)  // η 0.1, β₁ 0.9, β₂ 0.99, τ 1e-3
         let x1 = try opt.step(current: F.x0(), average: F.avg1())
         // Round 1, Δ = (1, 0.5, −0.25): m = 0.1Δ, v = 0.01Δ², m̂ = m/0.1 = Δ, v̂ = v/0.01 = Δ²,
         // x += 0.1·Δ/(|Δ| + 0.001): 1 + 0.1/1.001, −2 + 0.05/0.501, 0.5 − 0.025/0.251.
@@ -47,7 +47,7 @@ import Testing
     }
 
     @Test func fedAdagradTwoRounds() throws {
-        var opt = FedAdagrad()  // η 0.1, τ 1e-9
+        var opt = FedAdagrad(tau: 1e-9)  // η 0.1; τ as Flower's legacy FedAdagrad
         let x1 = try opt.step(current: F.x0(), average: F.avg1())
         // Round 1: v = Δ², x += 0.1·Δ/(|Δ| + 1e-9) ≈ x + 0.1·sign(Δ).
         F.expectClose(F.values(x1), [1.1, -1.9, 0.4])
@@ -84,9 +84,9 @@ import Testing
 
     /// Save the state after round 1 as JSON, restore it into a fresh optimizer: round 2 must be
     /// bit-identical, and so must the state after it.
-    @Test(arguments: [AggregatorKind.fedadam, .fedyogi, .fedadagrad, .fedavgm])
+    @Test(arguments: [AggregatorKind.fedadam, .fedyogi, .fedadagrad, .fedavgm, .fedopt])
     func stateCodableRoundTrip(kind: AggregatorKind) throws {
-        let kwargs: [String: Double]? = kind == .fedavgm ? ["momentum": 0.9, "server_learning_rate": 0.7] : nil
+        let kwargs: [String: AggregatorKwarg]? = kind == .fedavgm ? ["momentum": 0.9, "server_learning_rate": 0.7] : nil
         let settings = try AggregatorSettings.parse(aggregator: kind.rawValue, kwargs: kwargs)
         var original = try #require(AnyServerOptimizer(settings: settings))
         let x1 = try original.step(current: F.x0(), average: F.avg1())
@@ -102,7 +102,7 @@ import Testing
 
     /// The optimizer runs once on the reduced model, so two combiners give the one-combiner
     /// result (to FedAvg's float rounding).
-    @Test(arguments: [AggregatorKind.fedadam, .fedyogi, .fedadagrad, .fedavgm])
+    @Test(arguments: [AggregatorKind.fedadam, .fedyogi, .fedadagrad, .fedavgm, .fedopt])
     func twoCombinersEqualOne(kind: AggregatorKind) throws {
         let spec = TestModels.mixedFloatSpec
         let updates = try (0..<5).map { try TestModels.floatModel(spec: spec, seed: 7 + UInt64($0)) }
