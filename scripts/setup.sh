@@ -33,3 +33,20 @@ if [ "$(cat "$apiclient_venv/.tributary-apiclient" 2>/dev/null)" != "$apiclient_
     rm -rf "$apiclient_venv"
   fi
 fi
+# Flower 1.42, unmodified, for the peer-oracle test (Tests/peers/peer_oracle.py): its
+# dependencies from Tests/peers/flwr-1.42.0-deps.txt (flwr's own list minus a certifi pin the
+# index cannot meet yet), then flwr itself without them. Skipped with a warning without PyPI.
+flwr_venv="$(cd "$(dirname "$0")/.." && pwd)/.venv/flwr"
+flwr_deps="$(cd "$(dirname "$0")/.." && pwd)/Tests/peers/flwr-1.42.0-deps.txt"
+flwr_stamp="flwr==1.42.0 $(sha256sum "$flwr_deps" | cut -c1-16)"
+if [ "$(cat "$flwr_venv/.tributary-flwr" 2>/dev/null)" != "$flwr_stamp" ]; then
+  echo "setting up $flwr_venv (flwr==1.42.0)" >&2
+  if python3 -m venv "$flwr_venv" >&2 \
+     && "$flwr_venv/bin/python" -m pip install -q --disable-pip-version-check --timeout 30 --retries 2 -r "$flwr_deps" >&2 \
+     && "$flwr_venv/bin/python" -m pip install -q --disable-pip-version-check --timeout 30 --retries 2 --no-deps flwr==1.42.0 >&2; then
+    echo "$flwr_stamp" > "$flwr_venv/.tributary-flwr"
+  else
+    echo "warning: could not install flwr==1.42.0 into $flwr_venv; the peer-oracle test will be skipped" >&2
+    rm -rf "$flwr_venv"
+  fi
+fi

@@ -75,6 +75,13 @@ extension TestNetwork {
         Set((round["combiners"] as? [[String: Any]] ?? []).flatMap { $0["clients"] as? [String] ?? [] })
     }
 
+    /// Saves what a GET of `path` returns (e.g. a model download) to `file`.
+    func downloadFile(_ path: String, to file: URL) async throws {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: path, relativeTo: controllerURL)!)
+        try #require((response as? HTTPURLResponse)?.statusCode == 200, "GET \(path) failed")
+        try data.write(to: file)
+    }
+
     /// A stored model as downloaded by default (.npz for numpyhelper sessions, else native).
     func downloadModel(_ id: String) async throws -> Model {
         let (data, _) = try await URLSession.shared.data(from: controllerURL.appendingPathComponent("api/v1/models/\(id)/download"))
