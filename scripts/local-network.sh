@@ -14,7 +14,8 @@
 # `up` builds if needed (or uses the executables in $TRIBUTARY_BIN), starts everything in the background, waits until every client is
 # registered and a seed model for the built-in trainer is stored, then prints
 # one `name: value` line per thing a user connects to (`controller: http://HOST:PORT`,
-# `dashboard: http://HOST:PORT/dashboard/`).
+# `dashboard: http://HOST:PORT/dashboard/`, `fl-framework: http://HOST:PORT/fl`, the
+# `server_url` of the FL Framework API's clients).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -138,6 +139,7 @@ up() {
   echo "logs: $run_dir/logs"
   echo "controller: $controller_url"
   echo "dashboard: $controller_url/dashboard/"
+  echo "fl-framework: $controller_url/fl"
 }
 
 case "$cmd" in

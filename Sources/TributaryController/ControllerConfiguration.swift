@@ -27,6 +27,10 @@ public struct ControllerConfiguration: Sendable {
     /// Serve the dashboard's files from this directory instead of the copies built into the
     /// binary (for editing the page without a rebuild); nil: the built-in copies.
     public var dashboardDirectory: URL? = nil
+    /// The FL Framework API's rate limits (its documented defaults).
+    public var flRateLimits = FLRateLimits()
+    /// An HTTP participant counts as active (selectable for a round) this long after its last call.
+    public var httpParticipantActiveWindow: TimeInterval = 60
 
     public init(dataDirectory: URL) {
         self.dataDirectory = dataDirectory

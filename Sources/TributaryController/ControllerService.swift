@@ -16,6 +16,11 @@ public final class ControllerService: Sendable {
     let store: Store
     let registry: NetworkRegistry
     let sessions: SessionManager
+    /// The tier that folds HTTP participants' updates into rounds, and their registry.
+    let cohort: HTTPCohort
+    let httpParticipants: HTTPParticipants
+    /// The FL Framework API's rate limits (kept across router builds).
+    let flRateLimiter: FLRateLimiter
     /// Live events for `/ws/events`.
     public let events = EventHub()
     private let server: ReplyServer
@@ -41,7 +46,11 @@ public final class ControllerService: Sendable {
         publisher = try Publisher(listen: configuration.publishAddress)
         publishURL = AdvertisedAddress.replacingHost(of: publisher.url, with: configuration.advertiseHost)
 
-        let runner = RoundRunner(store: store, registry: registry, jobs: jobs, models: models, notices: publisher, logger: logger)
+        cohort = HTTPCohort(jobs: jobs, maxStagingBytes: configuration.maxStagingBytes, logger: logger)
+        httpParticipants = HTTPParticipants(store: store, activeWindow: configuration.httpParticipantActiveWindow)
+        flRateLimiter = FLRateLimiter(limits: configuration.flRateLimits)
+        let runner = RoundRunner(store: store, registry: registry, jobs: jobs, models: models, notices: publisher, logger: logger,
+                                 httpParticipants: httpParticipants, cohort: cohort)
         sessions = SessionManager(store: store, registry: registry, runner: runner, events: events, logger: logger)
         let handler = ControllerRequestHandler(registry: registry, jobs: jobs, models: models, heartbeatInterval: configuration.heartbeatInterval, publishAddress: publishURL, logger: logger)
         server = ReplyServer(socket: replySocket, concurrency: configuration.replyConcurrency, logger: logger) { await handler.handle($0) }
@@ -66,7 +75,7 @@ public final class ControllerService: Sendable {
     /// The REST API's router (tests drive it without a socket).
     func makeRouter() throws -> Router<BasicRequestContext> {
         try APIRouter.build(.init(store: store, registry: registry, sessions: sessions, events: events, configuration: configuration,
-                                  authentication: authentication))
+                                  authentication: authentication, cohort: cohort, httpParticipants: httpParticipants, flRateLimiter: flRateLimiter))
     }
 
     /// The nng side as a ServiceLifecycle service: the REP server and the liveness sweep.

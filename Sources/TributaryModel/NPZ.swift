@@ -76,6 +76,13 @@ public enum NPZ {
         return try Model(spec: ModelSpec(tensors: tensors), data: data)
     }
 
+    /// A model of one tensor, `name`, from a single NumPy `.npy` file.
+    public static func decodeArray(_ npy: [UInt8], name: String) throws(ModelError) -> Model {
+        var tensors: [TensorSpec] = [], data: [UInt8] = []
+        try withBytes(npy) { (raw) throws(ModelError) in try appendArray(raw, name: name, to: &tensors, &data) }
+        return try Model(spec: ModelSpec(tensors: tensors), data: data)
+    }
+
     public static func write(_ m: Model, to url: URL, compressed: Bool = false) throws {
         try DurableFile.write(try encode(m, compressed: compressed), to: url)
     }

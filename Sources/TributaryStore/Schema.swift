@@ -92,6 +92,34 @@ extension Store {
         migrator.registerMigration("v4") { db in
             try db.alter(table: "model") { t in t.add(column: "helper", .text) }
         }
+        // v5: what each client did per round (participant scores), HTTP participants, and
+        // experiment definitions of the FL-framework API.
+        migrator.registerMigration("v5") { db in
+            try db.create(table: "participation") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("session_id", .text).notNull().indexed()
+                t.column("round_number", .integer).notNull()
+                t.column("client_id", .text).notNull().indexed()
+                t.column("outcome", .text).notNull()
+                t.column("num_examples", .double).notNull()
+                t.column("metrics", .text).notNull()
+                t.column("reason", .text)
+                t.column("committed_at", .datetime).notNull()
+            }
+            try db.create(table: "http_client") { t in
+                t.primaryKey("client_id", .text)
+                t.column("registration_id", .text).notNull()
+                t.column("api", .text).notNull()
+                t.column("registration", .text).notNull()
+                t.column("registered_at", .datetime).notNull()
+                t.column("last_seen", .datetime).notNull()
+            }
+            try db.create(table: "experiment") { t in
+                t.primaryKey("session_id", .text)
+                t.column("definition", .text).notNull()
+                t.column("committed_at", .datetime).notNull()
+            }
+        }
         return migrator
     }
 }

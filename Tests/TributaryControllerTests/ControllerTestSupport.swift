@@ -14,6 +14,7 @@ import TributaryWire
 /// removed when `body` returns or throws.
 func withController(
     jwtSecret: String? = nil,
+    configure: (inout ControllerConfiguration) -> Void = { _ in },
     _ body: @Sendable (_ service: ControllerService, _ client: any TestClientProtocol) async throws -> Void
 ) async throws {
     let directory = FileManager.default.temporaryDirectory
@@ -22,6 +23,7 @@ func withController(
     configuration.replyAddress = "tcp://127.0.0.1:0"
     configuration.publishAddress = "tcp://127.0.0.1:0"
     configuration.jwtSecret = jwtSecret
+    configure(&configuration)
     let logger = Logger(label: "tributary.controller.tests") { _ in SwiftLogNoOpLogHandler() }
     let service = try ControllerService(configuration: configuration, logger: logger)
     defer {

@@ -9,21 +9,24 @@ enum EventRoutes {
         // Same bearer-token rule as the REST API: events carry command parameters.
         router.add(middleware: JSONErrorMiddleware())
         router.add(middleware: APIAuthMiddleware(authentication: authentication))
-        router.ws("/ws/events") { inbound, outbound, _ in
-            let (id, stream) = events.subscribe()
-            defer { events.cancel(id) }
-            // Ends when the peer closes: reading inbound finishes, which cancels the writer.
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for await text in stream {
-                        do { try await outbound.write(.text(text)) } catch { return }
+        // The FL Framework API's clients connect at its mount point: the same stream.
+        for path in ["/ws/events", FLFrameworkAPI.mountPoint + "/ws/events"] {
+            router.ws(RouterPath(path)) { inbound, outbound, _ in
+                let (id, stream) = events.subscribe()
+                defer { events.cancel(id) }
+                // Ends when the peer closes: reading inbound finishes, which cancels the writer.
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await text in stream {
+                            do { try await outbound.write(.text(text)) } catch { return }
+                        }
                     }
+                    group.addTask {
+                        do { for try await _ in inbound {} } catch {}
+                    }
+                    await group.next()
+                    group.cancelAll()
                 }
-                group.addTask {
-                    do { for try await _ in inbound {} } catch {}
-                }
-                await group.next()
-                group.cancelAll()
             }
         }
         return router

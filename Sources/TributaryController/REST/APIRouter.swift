@@ -11,6 +11,9 @@ enum APIRouter {
         let events: EventHub
         let configuration: ControllerConfiguration
         let authentication: APIAuthentication?
+        let cohort: HTTPCohort
+        let httpParticipants: HTTPParticipants
+        let flRateLimiter: FLRateLimiter
     }
 
     /// The resources and what their bodies add to the stored rows.
@@ -41,6 +44,8 @@ enum APIRouter {
         MetricsRoute.register(on: router)
         AuthRoutes(authentication: d.authentication).register(on: router)
         DashboardRoutes(assetsDirectory: d.configuration.dashboardDirectory).register(on: router)
+        FLFrameworkAPI(store: d.store, sessions: d.sessions, registry: d.registry, cohort: d.cohort, participants: d.httpParticipants,
+                       events: d.events, limiter: d.flRateLimiter).register(on: router)
 
         // Writes and special reads first (constant paths win over `{id}` in the trie anyway).
         let sessionRoutes = SessionRoutes(store: d.store, sessions: d.sessions, resource: Resources.sessions)

@@ -23,6 +23,17 @@ public struct APIAuthentication: Sendable {
     static let roles = ["admin", "client"]
     static let clientRoutes: Set<String> = ["/api/v1/clients/add", "/api/v1/packages/download", "/api/v1/packages/checksum", "/api/v1/auth/token"]
 
+    /// What a `client` token may call: the routes above, and the FL Framework API's
+    /// participant routes (status, registration, models, its own metrics) — not training
+    /// control or experiments.
+    static func isClientRoute(_ path: String, method: HTTPRequest.Method) -> Bool {
+        if clientRoutes.contains(path) { return true }
+        guard path.hasPrefix(FLFrameworkAPI.base + "/") else { return false }
+        let rest = path.dropFirst(FLFrameworkAPI.base.count + 1)
+        if rest.hasPrefix("training/") || rest.hasPrefix("experiments") { return method == .get && rest == "training/status" }
+        return true
+    }
+
     public init(secret: String) {
         keys = Task {
             let keys = JWTKeyCollection()
@@ -75,9 +86,9 @@ struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         guard let authentication, !Self.isOpen(path) else { return try await next(request, context) }
         // Browsers cannot set headers on a WebSocket handshake, so /ws/events also takes the
         // token as `?token=` (the dashboard's way in).
-        let header = request.header("Authorization") ?? (path == "/ws/events" ? request.uri.queryParameters.get("token").map { "Bearer \($0)" } : nil)
+        let header = request.header("Authorization") ?? (path.hasSuffix("/ws/events") ? request.uri.queryParameters.get("token").map { "Bearer \($0)" } : nil)
         let payload = try await authentication.verify(header: header)
-        guard payload.role == "admin" || (payload.role == "client" && APIAuthentication.clientRoutes.contains(path)) else {
+        guard payload.role == "admin" || (payload.role == "client" && APIAuthentication.isClientRoute(path, method: request.method)) else {
             throw APIError(status: .forbidden, message: "A '\(payload.role)' token may not use \(request.method) \(path)")
         }
         return try await next(request, context)

@@ -74,9 +74,28 @@ actor JobBoard {
 
     /// Takes one chunk of a combiner's partial aggregate.
     func receivePartial(_ meta: UploadChunk, frame: Frame) throws(WireError) -> UploadReceipt {
+        try receivePartial(meta, payload: frame.payload)
+    }
+
+    /// A partial from a tier inside this process (the HTTP cohort), split into chunks as a
+    /// combiner's upload is, so it meets exactly the same checks.
+    func receiveLocalPartial(_ model: Model, header: UploadChunk) throws(WireError) {
+        for (meta, range) in header.chunks(of: model, chunkSize: active?.collector.order.chunkSize ?? ChunkPlan.defaultChunkSize) {
+            _ = try model.withBytes(in: range) { raw throws(WireError) in try receivePartial(meta, payload: raw) }
+        }
+    }
+
+    /// A client update the HTTP cohort forwards (robust rules), chunked like a combiner's.
+    func receiveLocalForwarded(_ model: Model, header: UploadChunk) throws(WireError) {
+        for (meta, range) in header.chunks(of: model, chunkSize: active?.collector.order.chunkSize ?? ChunkPlan.defaultChunkSize) {
+            _ = try model.withBytes(in: range) { raw throws(WireError) in try receiveForwarded(meta, payload: raw) }
+        }
+    }
+
+    private func receivePartial(_ meta: UploadChunk, payload: UnsafeRawBufferPointer) throws(WireError) -> UploadReceipt {
         guard var current = active else { throw WireError(.unknownJob, "no job is open; partial for \(meta.jobId) refused") }
         defer { active = current; wakeIfDone() }
-        let receipt = try current.collector.receiveChunk(meta, payload: frame.payload)
+        let receipt = try current.collector.receiveChunk(meta, payload: payload)
         if receipt.status == .accepted {
             current.issues += (meta.issues ?? []).map { (meta.sender, $0) }
             current.reports[meta.sender] = CombinerReport(
@@ -90,6 +109,10 @@ actor JobBoard {
     /// Takes one chunk of a client update a combiner forwards (robust rules); only from a
     /// participant that has not closed its part yet.
     func receiveForwarded(_ meta: UploadChunk, frame: Frame) throws(WireError) -> UploadReceipt {
+        try receiveForwarded(meta, payload: frame.payload)
+    }
+
+    private func receiveForwarded(_ meta: UploadChunk, payload: UnsafeRawBufferPointer) throws(WireError) -> UploadReceipt {
         guard var current = active, current.forwarded != nil else {
             throw WireError(.unknownJob, "no job taking forwarded updates is open; update for \(meta.jobId) refused")
         }
@@ -97,7 +120,7 @@ actor JobBoard {
             throw WireError(.notSelected, "\(meta.via ?? "?") is not a participant still delivering for job \(meta.jobId)")
         }
         defer { active = current }
-        let receipt = try current.forwarded!.receive(meta, payload: frame.payload)
+        let receipt = try current.forwarded!.receive(meta, payload: payload)
         if receipt.status == .accepted {
             logger.info("client update forwarded", metadata: ["job": "\(meta.jobId)", "combiner": "\(via)", "client": "\(meta.sender)"])
         }

@@ -19,6 +19,23 @@ extension RoundRunner {
         insert(rows, what: "training metrics")
     }
 
+    /// What each selected client did in the training job (`participation` rows, from which
+    /// participant scores are computed): accepted with its example count and metrics,
+    /// rejected with the reason, or missed (failed, left, or excluded as a straggler).
+    func recordParticipation(_ outcome: JobBoard.Outcome, round: RoundRecord) {
+        var rows: [String: ParticipationRecord] = [:]
+        func row(_ client: String, _ result: ParticipationRecord.Outcome, examples: Double = 0, metrics: [String: Double] = [:], reason: String? = nil) {
+            rows[client] = ParticipationRecord(sessionId: round.sessionId, roundNumber: round.roundNumber, clientId: client, outcome: result,
+                                               numExamples: examples, metrics: metrics, reason: reason)
+        }
+        for report in outcome.reports { for client in report.excluded { row(client, .missed, reason: "not delivered before the round closed") } }
+        for (_, issue) in outcome.issues {
+            row(issue.clientId, issue.type == ClientIssue.updateRejected ? .rejected : .missed, reason: issue.reason)
+        }
+        for result in outcome.result.clientResults { row(result.clientId, .accepted, examples: result.numExamples, metrics: result.metrics) }
+        insert(rows.values.sorted { $0.clientId < $1.clientId }, what: "participation")
+    }
+
     /// One validation per client that evaluated the round's new model.
     func recordValidations(_ outcome: JobBoard.Outcome, round: RoundRecord, modelId: String, jobId: String) {
         let combinerOf = Self.combinerByClient(outcome.reports)

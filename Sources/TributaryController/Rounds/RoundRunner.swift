@@ -15,6 +15,9 @@ struct RoundRunner: Sendable {
     let models: ModelCache
     let notices: Publisher
     let logger: Logger
+    /// HTTP participants: the registry, and the tier that collects their updates.
+    let httpParticipants: HTTPParticipants
+    let cohort: HTTPCohort
 
     /// What a run's start request set for every round of the run.
     struct RunOptions: Sendable {
@@ -40,12 +43,20 @@ struct RoundRunner: Sendable {
         }
         try store.save(round)
 
-        guard let participants = await waitForParticipants(timeout: .seconds(config.roundTimeout)) else {
-            return try fail(&round, "no online combiner had online clients within the round timeout")
+        // Who may take part: the session's policy over what each client did so far.
+        let scores = try ParticipantScores(store: store)
+        let httpMembers = Set(scores.apply(config.policy, to: try httpParticipants.activeIds()).selected)
+        guard let participants = await waitForParticipants(timeout: .seconds(config.roundTimeout), orHTTP: !httpMembers.isEmpty) else {
+            return try fail(&round, "no online combiner had online clients, and no HTTP participant was active, within the round timeout")
+        }
+        var allowed = options.clientIds
+        if config.policy != nil {
+            let online = participants.flatMap(\.clients).filter { allowed?.contains($0) ?? true }
+            allowed = scores.apply(config.policy, to: online).selected
         }
         let (global, _) = try await models.model(id: modelIn)
         let aggregation: ServerAggregation
-        do { aggregation = ServerAggregation(settings: try config.aggregatorSettings()) } catch {
+        do { aggregation = ServerAggregation(settings: try config.aggregatorSettings(), unweighted: config.unweighted) } catch {
             return try fail(&round, "invalid session_config.\(error.field): \(error.message)")
         }
 
@@ -55,9 +66,16 @@ struct RoundRunner: Sendable {
         var order = JobOrder(
             jobId: Self.jobId(round, "train"), sessionId: session.sessionId, round: number, kind: .train, modelId: modelIn,
             chunkSize: config.chunkSize, config: config.training, timeoutSeconds: config.roundTimeout, minClients: 1,
-            maxClients: config.requestedClients, bufferSize: config.bufferSize > 0 ? config.bufferSize : nil, clients: options.clientIds)
+            maxClients: config.requestedClients, bufferSize: config.bufferSize > 0 ? config.bufferSize : nil, clients: allowed)
         aggregation.configure(&order)
-        guard let training = try await runJob(order, spec: global.spec, participants: participants.map(\.name), timeout: config.roundTimeout) else {
+        let tiers = participants.map(\.name) + (httpMembers.isEmpty ? [] : [HTTPCohort.participantName])
+        let trainingOrder = order
+        guard let training = try await runJob(order, spec: global.spec, participants: tiers, timeout: config.roundTimeout, afterOpen: {
+            guard !httpMembers.isEmpty else { return }
+            do { try await cohort.open(trainingOrder, global: global, selected: httpMembers) } catch {
+                logger.error("HTTP cohort could not open", metadata: ["job": "\(trainingOrder.jobId)", "error": "\(error)"])
+            }
+        }) else {
             return try fail(&round, "job was closed unexpectedly")
         }
         round.combiners = training.reports
@@ -66,6 +84,7 @@ struct RoundRunner: Sendable {
         round.roundData.numExamples = training.result.weight
         recordIssues(training.issues, round: round)
         recordTrainingMetrics(training, round: round)
+        recordParticipation(training, round: round)
 
         round.status = .aggregating
         try store.save(round)
@@ -77,8 +96,9 @@ struct RoundRunner: Sendable {
         } catch {
             return try fail(&round, "\(error)")
         }
-        guard output.clients >= config.clientsRequired else {
-            return try fail(&round, "\(output.clients) client updates, fewer than clients_required=\(config.clientsRequired)")
+        let required = max(config.clientsRequired, config.policy?.minClients ?? 1)
+        guard output.clients >= required else {
+            return try fail(&round, "\(output.clients) client updates, fewer than the \(required) required (clients_required, policy.min_clients)")
         }
         let model = output.model
         round.roundData.aggregation = output.description
@@ -122,19 +142,21 @@ struct RoundRunner: Sendable {
 
     /// The combiners to task: those online with online clients. After a restart they take a
     /// heartbeat or two to come back, so wait for them, but never longer than `timeout`.
-    private func waitForParticipants(timeout: Duration) async -> [(name: String, clients: Set<String>)]? {
+    private func waitForParticipants(timeout: Duration, orHTTP: Bool) async -> [(name: String, clients: Set<String>)]? {
         let deadline = ContinuousClock.now + timeout
         while true {
             let participants = await registry.participants()
-            if !participants.isEmpty { return participants }
+            if !participants.isEmpty || orHTTP { return participants }
             if ContinuousClock.now >= deadline || Task.isCancelled { return nil }
             try? await Task.sleep(for: .milliseconds(200))
         }
     }
 
     /// Opens a job, nudges the combiners, waits for them (bounded) and closes it.
-    func runJob(_ order: JobOrder, spec: ModelSpec?, participants: [String], timeout: Double) async throws -> JobBoard.Outcome? {
+    func runJob(_ order: JobOrder, spec: ModelSpec?, participants: [String], timeout: Double,
+                afterOpen: @Sendable () async -> Void = {}) async throws -> JobBoard.Outcome? {
         try await jobs.open(order, spec: spec, participants: participants)
+        await afterOpen()
         if let notice = try? Frame.encode(.roundNotice, JobNotice(jobId: order.jobId)) {
             try? notices.publish(notice)
         }

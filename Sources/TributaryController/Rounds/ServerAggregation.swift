@@ -17,6 +17,8 @@ import TributaryWire
 ///   accepted update and the rule runs here over all n of them (memory O(n × model)).
 struct ServerAggregation: Sendable {
     let settings: AggregatorSettings
+    /// `session_config.unweighted`: every client update weighs 1.
+    var unweighted = false
 
     struct Output: Sendable {
         var model: Model
@@ -38,6 +40,7 @@ struct ServerAggregation: Sendable {
         order.aggregation = settings.kind.isDecomposable ? .sum : .forward
         order.clipNorm = settings.clipNorm
         order.maxUpdateNorm = settings.maxUpdateNorm
+        if unweighted { order.unweighted = true }
         // Any strategy may pass μ (fedprox requires it); a kwarg wins over `training.proximal_mu`.
         if settings.proximalMu > 0 { order.config.proximalMu = settings.proximalMu }
     }

@@ -68,10 +68,12 @@ actor SessionManager {
         session.sessionConfig.rounds = session.status == .created ? count : done + count
         if let timeout = options.roundTimeout { session.sessionConfig.roundTimeout = timeout }
 
-        let online = await registry.onlineClientIds()
+        // nng clients online and HTTP participants active both count.
+        let online = await registry.onlineClientIds().union(try runner.httpParticipants.activeIds())
         let available = options.clientIds.map { Set($0).intersection(online).count } ?? online.count
-        guard available >= session.sessionConfig.clientsRequired else {
-            throw StartError.notEnoughClients(available, session.sessionConfig.clientsRequired)
+        let required = max(session.sessionConfig.clientsRequired, session.sessionConfig.policy?.minClients ?? 1)
+        guard available >= required else {
+            throw StartError.notEnoughClients(available, required)
         }
         let model = session.sessionConfig.modelId ?? session.seedModelId
         guard let model, try store.fetch(ModelRecord.self, id: model) != nil else { throw StartError.noSeedModel }

@@ -21,6 +21,10 @@ public struct SessionConfig: Codable, Sendable, Equatable {
     /// FEDn's Python server functions; Tributary cannot run Python at the controller, so a
     /// session that sets them is refused rather than silently run without them.
     public var serverFunctions: String? = nil
+    /// Which clients may take part (trust and failure bounds); nil: every online client.
+    public var policy: ParticipantPolicy? = nil
+    /// Average updates with equal weights instead of by example count.
+    public var unweighted: Bool = false
 
     public init() {}
 
@@ -39,6 +43,7 @@ public struct SessionConfig: Codable, Sendable, Equatable {
         case chunkSize = "chunk_size"
         case training
         case serverFunctions = "server_functions"
+        case policy, unweighted
     }
 
     /// Every key is optional: what is missing takes its default.
@@ -59,6 +64,8 @@ public struct SessionConfig: Codable, Sendable, Equatable {
         chunkSize = try c.decodeIfPresent(Int.self, forKey: .chunkSize) ?? d.chunkSize
         training = try c.decodeIfPresent(TrainingConfig.self, forKey: .training) ?? d.training
         serverFunctions = try c.decodeIfPresent(String.self, forKey: .serverFunctions)
+        policy = try c.decodeIfPresent(ParticipantPolicy.self, forKey: .policy)
+        unweighted = try c.decodeIfPresent(Bool.self, forKey: .unweighted) ?? false
     }
 
     /// `aggregator` and `aggregator_kwargs`, parsed and completed with their defaults.
@@ -79,6 +86,33 @@ public struct SessionConfig: Codable, Sendable, Equatable {
         if chunkSize < 64 || chunkSize > 16 << 20 { return ("chunk_size", "must be between 64 bytes and 16 MiB") }
         if let bad = training.invalidField() { return ("training.\(bad.field)", bad.reason) }
         if serverFunctions != nil { return ("server_functions", "Python server functions are not supported; use a built-in aggregator") }
+        if let bad = policy?.invalidField() { return ("policy.\(bad.field)", bad.reason) }
+        return nil
+    }
+}
+
+/// Which clients a session lets take part, from what they did before (see `ParticipantScores`):
+/// at most `maxClientFailures` rejected or missed rounds, a trust score of at least
+/// `trustThreshold`; rounds need `minClients` updates.
+public struct ParticipantPolicy: Codable, Sendable, Equatable {
+    public var minClients: Int?
+    public var maxClientFailures: Int?
+    public var trustThreshold: Double?
+
+    public init(minClients: Int? = nil, maxClientFailures: Int? = nil, trustThreshold: Double? = nil) {
+        self.minClients = minClients
+        self.maxClientFailures = maxClientFailures
+        self.trustThreshold = trustThreshold
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case minClients = "min_clients", maxClientFailures = "max_client_failures", trustThreshold = "trust_threshold"
+    }
+
+    func invalidField() -> (field: String, reason: String)? {
+        if let m = minClients, m < 1 { return ("min_clients", "must be at least 1") }
+        if let f = maxClientFailures, f < 0 { return ("max_client_failures", "must be 0 or more") }
+        if let t = trustThreshold, !(0...1).contains(t) { return ("trust_threshold", "must be between 0 and 1") }
         return nil
     }
 }

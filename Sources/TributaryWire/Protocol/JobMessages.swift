@@ -50,6 +50,8 @@ public struct JobOrder: Codable, Sendable, Equatable {
     public var maxUpdateNorm: Double? = nil
     /// Only these clients may be selected (`client_ids` of a session start); nil: any.
     public var clients: [String]? = nil
+    /// Weight every client update equally instead of by example count (an unweighted mean).
+    public var unweighted: Bool? = nil
 
     public init(
         jobId: String, sessionId: String, round: Int, kind: JobKind, modelId: String, chunkSize: Int,
@@ -86,6 +88,7 @@ public struct JobOrder: Codable, Sendable, Equatable {
             aggregation: try c.decodeIfPresent(AggregationMode.self, forKey: .aggregation) ?? .sum,
             clipNorm: try c.decodeIfPresent(Double.self, forKey: .clipNorm), maxUpdateNorm: try c.decodeIfPresent(Double.self, forKey: .maxUpdateNorm),
             clients: try c.decodeIfPresent([String].self, forKey: .clients))
+        unweighted = try c.decodeIfPresent(Bool.self, forKey: .unweighted)
     }
 }
 

@@ -110,8 +110,9 @@ public struct JobCollector {
         case .complete(let complete):
             // What the upload itself carried (all its chunks agreed on it), not this chunk's word.
             let sender = complete.meta.sender
-            // DP weighs every client update equally (see the type's comment).
-            let weight = order.clipNorm != nil && global != nil ? 1 : complete.meta.weight
+            // DP weighs every client update equally (see the type's comment), as does an
+            // unweighted session; partials (no `global`) keep their weight, the update count.
+            let weight = (order.clipNorm != nil || order.unweighted == true) && global != nil ? 1 : complete.meta.weight
             do throws(ModelError) {
                 let update = try checked(complete.bytes)
                 if order.aggregation == .forward, let update {

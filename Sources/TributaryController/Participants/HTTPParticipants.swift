@@ -1,0 +1,34 @@
+import Foundation
+import GRDB
+import TributaryStore
+
+/// The registry of HTTP participants (`http_client` rows): who registered, and who is active
+/// — seen on the API within `activeWindow`, as nng clients are online while they heartbeat.
+struct HTTPParticipants: Sendable {
+    let store: Store
+    /// A participant that polls (status, model) at least this often counts as active.
+    var activeWindow: TimeInterval = 60
+
+    func all() throws -> [HTTPClientRecord] {
+        try store.database.read { db in try HTTPClientRecord.order(Column("client_id")).fetchAll(db) }
+    }
+
+    func find(_ id: String) throws -> HTTPClientRecord? {
+        try store.fetch(HTTPClientRecord.self, id: id)
+    }
+
+    func isActive(_ record: HTTPClientRecord, now: Date = Date()) -> Bool {
+        now.timeIntervalSince(record.lastSeen) <= activeWindow
+    }
+
+    func activeIds(now: Date = Date()) throws -> [String] {
+        try all().filter { isActive($0, now: now) }.map(\.clientId)
+    }
+
+    /// Records that the participant called the API now.
+    func touch(_ id: String) throws {
+        try store.database.write { db in
+            try db.execute(sql: "UPDATE http_client SET last_seen = ? WHERE client_id = ?", arguments: [Date(), id])
+        }
+    }
+}
