@@ -50,3 +50,8 @@ if [ "$(cat "$flwr_venv/.tributary-flwr" 2>/dev/null)" != "$flwr_stamp" ]; then
     rm -rf "$flwr_venv"
   fi
 fi
+# Headless Chromium and Selenium for the dashboard's browser test (Tests/dashboard). Where
+# Chromium cannot be installed, that test is skipped with the reason; nothing else depends on it.
+if ! "$(dirname "$0")/dashboard-setup.sh"; then
+  echo "warning: the dashboard browser test will be skipped (see above)" >&2
+fi

@@ -4,4 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-swift test "$@"
+# One test at a time: the end-to-end suites start whole networks of processes (and Python
+# peers, and a browser), and run side by side on 2 cores they starve each other's timers.
+# Serially the whole suite takes about 3 minutes here.
+swift test --no-parallel "$@"

@@ -22,7 +22,7 @@ struct APIClientCompatibilityTests {
         for i in 0..<clients { try net.startClient("client-\(i)", partition: "\(i)/\(clients)") }
         try await net.waitOnline(combiners: combiners, clients: clients)
 
-        let run = try await net.runPython(try #require(Self.python), [Self.script.path, "--host", "127.0.0.1", "--port", "\(net.httpPort)",
+        let run = try await net.runProgram(try #require(Self.python), [Self.script.path, "--host", "127.0.0.1", "--port", "\(net.httpPort)",
                                                                       "--clients", "\(clients)", "--combiners", "\(combiners)"],
                                           log: "apiclient", timeout: .seconds(420))
         #expect(run.finished, "apiclient_e2e.py did not finish within 420 s:\n\(run.output)\n\(net.log("controller"))")

@@ -26,7 +26,7 @@ struct FLFrameworkClientsTests {
 
         let digits = TestNetwork.repositoryRoot.appendingPathComponent("Sources/TributaryClient/Resources/digits.csv").path
         let script = TestNetwork.repositoryRoot.appendingPathComponent("Tests/flframework/fl_clients_e2e.py").path
-        let run = try await net.runPython(try #require(Self.python), [script, net.controllerURL.absoluteString + "/fl", digits, "2"],
+        let run = try await net.runProgram(try #require(Self.python), [script, net.controllerURL.absoluteString + "/fl", digits, "2"],
                                           log: "fl-clients", timeout: .seconds(300))
         #expect(run.finished && run.status == 0, "fl_clients_e2e.py (exit \(run.status)):\n\(run.output)\n\(net.log("controller"))")
         #expect(run.output.contains("1 passed, 0 failed"), "\(run.output)")

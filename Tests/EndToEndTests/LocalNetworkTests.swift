@@ -76,7 +76,7 @@ struct LocalNetworkTests {
         let controller = try #require(lines.first { $0.hasPrefix("controller: ") }?.dropFirst("controller: ".count))
         #expect(lines.contains("dashboard: \(controller)/dashboard/"), "\(up.output)")
 
-        let check = try await net.runPython(try #require(TestNetwork.virtualenvPython("apiclient")),
+        let check = try await net.runProgram(try #require(TestNetwork.virtualenvPython("apiclient")),
                                             [TestNetwork.repositoryRoot.appendingPathComponent("Tests/apiclient/local_network_downloads.py").path,
                                              String(controller), net.directory.path],
                                             log: "downloads", timeout: .seconds(300))

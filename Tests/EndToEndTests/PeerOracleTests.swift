@@ -92,7 +92,7 @@ struct PeerOracleTests {
             manifests[c.peer, default: []].append(path.path)
         }
         for (peer, python) in [("flower", Self.flower), ("fedn", Self.fedn)] {
-            let run = try await net.runPython(try #require(python), [oracle.path] + (manifests[peer] ?? []), log: "oracle-\(peer)", timeout: .seconds(300))
+            let run = try await net.runProgram(try #require(python), [oracle.path] + (manifests[peer] ?? []), log: "oracle-\(peer)", timeout: .seconds(300))
             #expect(run.finished && run.status == 0, "\(peer) oracle (exit \(run.status)):\n\(run.output)")
             #expect(run.output.contains("\(manifests[peer]?.count ?? 0) passed, 0 failed"), "\(run.output)")
         }

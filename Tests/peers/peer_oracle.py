@@ -16,14 +16,16 @@ import sys
 
 import numpy as np
 
-# float32 models: Tributary folds in float64, Flower in float32, FEDn's fedopt in float64.
-# Allowed: 4 float32 ulps of the value (plus 1e-7 near zero); seen: ≤ 1 ulp.
-ULPS, FLOOR = 4, 1e-7
+# float32 models: Tributary folds and steps in float64 and rounds once, Flower computes in
+# float32 throughout, FEDn's fedopt in float64. Allowed: 8 float32 ulps of the value, counting
+# values below 1 as 1 (an optimizer step's rounding is relative to its terms, ~0.1, not to a
+# coordinate that happens to be near 0). Seen: ≤ 3 ulps.
+ULPS = 8
 
 
 def close(ours, theirs):
     theirs = np.asarray(theirs, dtype=np.float64)
-    allowed = ULPS * np.spacing(np.abs(theirs).astype(np.float32)).astype(np.float64) + FLOOR
+    allowed = ULPS * np.spacing(np.maximum(np.abs(theirs), 1.0).astype(np.float32)).astype(np.float64)
     return bool(np.all(np.abs(ours.astype(np.float64) - theirs) <= allowed))
 
 
