@@ -57,6 +57,10 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as APIError {
             context.logger.notice("request refused", metadata: [
                 "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(error.status.code)", "reason": "\(error.message)"])
+            // Refusals before a dialect's own error layer (authentication) still speak its format.
+            if request.uri.path.hasPrefix(FLFrameworkAPI.base) {
+                return FLError(error.status, FLError.code(for: error.status), error.status.reasonPhrase, details: error.message).response
+            }
             return APIResponse.message(error.message, status: error.status)
         } catch let error as HTTPError {
             return APIResponse.message(error.body ?? "\(error.status.reasonPhrase)", status: error.status)

@@ -117,3 +117,38 @@ struct FLFrameworkTrainingTests {
         }
     }
 }
+
+@Suite("FL Framework API: stopping, and authentication in its error format")
+struct FLFrameworkControlTests {
+    @Test("POST /training/stop stops the running experiment after its round; a wrong experiment_id is EXPERIMENT_NOT_ACTIVE")
+    func stop() async throws {
+        try await withController { service, client in
+            _ = try Fixtures.storeModel(service)
+            try await FL.register(client, "a")
+            let started = try await client.post("\(FL.base)/training/start", json: "{\"experiment_config\": {\"experiment_id\": \"long\", \"rounds\": 50, \"round_timeout\": 30}}")
+            #expect(started.status == .created, "\(started.text)")
+            _ = try await FL.waitStatus(client) { $0["accepting_updates"] as? Bool == true }
+            try await client.post("\(FL.base)/training/stop", json: "{\"experiment_id\": \"other\"}").expectFLError(.conflict, "EXPERIMENT_NOT_ACTIVE", mentioning: "other")
+            let stop = try await client.post("\(FL.base)/training/stop", json: "{\"experiment_id\": \"long\", \"reason\": \"manual_stop\"}")
+            #expect(stop.status == .ok && stop.object()["status"] as? String == "stopping", "\(stop.text)")
+            #expect(try await FL.upload(client, "a", try Fixtures.model(seed: 2), samples: 4).status == .created)
+            let ended = try await FL.waitStatus(client) { $0["status"] as? String == "stopped" }
+            #expect(intValue(ended["current_round"]) == 1, "the stop took effect after round 1: \(ended)")
+        }
+    }
+
+    @Test("With authentication on: 401 without a token and 403 for a client token on training control, in the API's error body")
+    func authentication() async throws {
+        let secret = "fl-framework-test-secret"
+        try await withController(jwtSecret: secret) { _, client in
+            let auth = APIAuthentication(secret: secret)
+            let clientToken = try await auth.issue(role: "client", subject: "site", days: 1).token
+            try await client.get("\(FL.base)/status").expectFLError(.unauthorized, "UNAUTHORIZED")
+            let bearer = ["Authorization": "Bearer \(clientToken)"]
+            #expect(try await client.get("\(FL.base)/status", headers: bearer).status == .ok)
+            #expect(try await client.post("\(FL.base)/clients/register", json: "{\"client_id\": \"s\"}", headers: bearer).status == .created)
+            try await client.post("\(FL.base)/training/start", json: "{}", headers: bearer).expectFLError(.forbidden, "FORBIDDEN")
+            try await client.post("\(FL.base)/experiments", json: "{}", headers: bearer).expectFLError(.forbidden, "FORBIDDEN")
+        }
+    }
+}
