@@ -49,7 +49,7 @@ struct ModelRoutes {
         }
         router.get("/api/v1/models/:id/download") { request, context in
             let record = try resource.fetch(try context.parameters.require("id"), in: store)
-            return try Self.download(record, format: try request.query("format"), store: store)
+            return try Self.download(record, format: request.query("format"), store: store)
         }
         router.get("/api/v1/models/:id/parameters") { _, context in
             let record = try resource.fetch(try context.parameters.require("id"), in: store)

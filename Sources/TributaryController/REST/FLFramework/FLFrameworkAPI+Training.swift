@@ -71,7 +71,7 @@ extension FLFrameworkAPI {
             var metrics: [String: Any] = [:]
             if let last = rounds.last {
                 metrics = ["accuracy": last.roundData.validation["accuracy"] ?? NSNull(),
-                           "loss": last.roundData.validation["loss"] ?? last.roundData.trainMetrics["train_loss"] ?? NSNull(),
+                           "loss": (last.roundData.validation["loss"] ?? last.roundData.trainMetrics["train_loss"]).map { $0 as Any } ?? NSNull(),
                            "round_duration": durations.last ?? NSNull(), "participating_clients": Self.contributors(last).count, "round": last.roundNumber]
             }
             var selected = Array(Self.contributors(rounds.last))

@@ -126,8 +126,8 @@ struct FLFrameworkAPI: Sendable {
     static func clientMetrics(_ row: ParticipationRecord) -> [String: Any] {
         let m = row.metrics
         return [
-            "local_accuracy": m["local_accuracy"] ?? m["accuracy"] ?? m["train_accuracy"] ?? NSNull(),
-            "local_loss": m["local_loss"] ?? m["train_loss"] ?? m["loss"] ?? NSNull(),
+            "local_accuracy": (m["local_accuracy"] ?? m["accuracy"] ?? m["train_accuracy"]).map { $0 as Any } ?? NSNull(),
+            "local_loss": (m["local_loss"] ?? m["train_loss"] ?? m["loss"]).map { $0 as Any } ?? NSNull(),
             "training_time": m["training_time"] ?? NSNull(), "data_samples": row.numExamples,
         ]
     }
