@@ -15,7 +15,8 @@
 # registered and a seed model for the built-in trainer is stored, then prints
 # one `name: value` line per thing a user connects to (`controller: http://HOST:PORT`,
 # `dashboard: http://HOST:PORT/dashboard/`, `fl-framework: http://HOST:PORT/fl`, the
-# `server_url` of the FL Framework API's clients).
+# `server_url` of the FL Framework API's clients, `devices: …/device-api/api/v1`, the device
+# API's `api_base`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -140,6 +141,7 @@ up() {
   echo "controller: $controller_url"
   echo "dashboard: $controller_url/dashboard/"
   echo "fl-framework: $controller_url/fl"
+  echo "devices: $controller_url/device-api/api/v1"
 }
 
 case "$cmd" in

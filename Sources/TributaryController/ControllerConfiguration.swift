@@ -29,6 +29,10 @@ public struct ControllerConfiguration: Sendable {
     public var dashboardDirectory: URL? = nil
     /// The FL Framework API's rate limits (its documented defaults).
     public var flRateLimits = FLRateLimits()
+    /// The device API: requests a minute per device, and the heartbeat interval devices are
+    /// expected to keep (stale after 2 missed, offline after 5).
+    public var deviceRequestsPerMinute = 100
+    public var deviceHeartbeatInterval: TimeInterval = 30
     /// An HTTP participant counts as active (selectable for a round) this long after its last call.
     public var httpParticipantActiveWindow: TimeInterval = 60
 

@@ -21,6 +21,7 @@ public final class ControllerService: Sendable {
     let httpParticipants: HTTPParticipants
     /// The FL Framework API's rate limits (kept across router builds).
     let flRateLimiter: FLRateLimiter
+    let deviceLimiter = FixedWindowLimiter()
     /// Live events for `/ws/events`.
     public let events = EventHub()
     private let server: ReplyServer
@@ -75,7 +76,8 @@ public final class ControllerService: Sendable {
     /// The REST API's router (tests drive it without a socket).
     func makeRouter() throws -> Router<BasicRequestContext> {
         try APIRouter.build(.init(store: store, registry: registry, sessions: sessions, events: events, configuration: configuration,
-                                  authentication: authentication, cohort: cohort, httpParticipants: httpParticipants, flRateLimiter: flRateLimiter))
+                                  authentication: authentication, cohort: cohort, httpParticipants: httpParticipants, flRateLimiter: flRateLimiter,
+                                  deviceLimiter: deviceLimiter))
     }
 
     /// The nng side as a ServiceLifecycle service: the REP server and the liveness sweep.

@@ -120,6 +120,22 @@ extension Store {
                 t.column("committed_at", .datetime).notNull()
             }
         }
+        // v6: HTTP devices of the device API.
+        migrator.registerMigration("v6") { db in
+            try db.create(table: "device") { t in
+                t.primaryKey("id", .text)
+                t.column("device_identifier", .text).notNull().unique()
+                t.column("org_id", .text).indexed()
+                t.column("platform", .text).notNull()
+                t.column("capabilities", .text).notNull()
+                t.column("registration", .text).notNull()
+                t.column("api_key_hash", .text).notNull().unique()
+                t.column("reported_status", .text).notNull()
+                t.column("metrics", .text).notNull()
+                t.column("last_heartbeat", .datetime)
+                t.column("created_at", .datetime).notNull()
+            }
+        }
         return migrator
     }
 }

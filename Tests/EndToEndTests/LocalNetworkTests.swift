@@ -74,7 +74,9 @@ struct LocalNetworkTests {
         try #require(up.done, "up failed:\n\(up.output)")
         let lines = up.output.split(separator: "\n").map(String.init)
         let controller = try #require(lines.first { $0.hasPrefix("controller: ") }?.dropFirst("controller: ".count))
-        #expect(lines.contains("dashboard: \(controller)/dashboard/"), "\(up.output)")
+        for line in ["dashboard: \(controller)/dashboard/", "fl-framework: \(controller)/fl", "devices: \(controller)/device-api/api/v1"] {
+            #expect(lines.contains(line), "no '\(line)' in:\n\(up.output)")
+        }
 
         let check = try await net.runProgram(try #require(TestNetwork.virtualenvPython("apiclient")),
                                             [TestNetwork.repositoryRoot.appendingPathComponent("Tests/apiclient/local_network_downloads.py").path,

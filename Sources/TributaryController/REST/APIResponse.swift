@@ -61,6 +61,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             if request.uri.path.hasPrefix(FLFrameworkAPI.base) {
                 return FLError(error.status, FLError.code(for: error.status), error.status.reasonPhrase, details: error.message).response
             }
+            if request.uri.path.hasPrefix(DeviceAPI.base) { return DeviceError(status: error.status, message: error.message).response }
             return APIResponse.message(error.message, status: error.status)
         } catch let error as HTTPError {
             return APIResponse.message(error.body ?? "\(error.status.reasonPhrase)", status: error.status)

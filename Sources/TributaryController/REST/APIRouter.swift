@@ -14,6 +14,7 @@ enum APIRouter {
         let cohort: HTTPCohort
         let httpParticipants: HTTPParticipants
         let flRateLimiter: FLRateLimiter
+        let deviceLimiter: FixedWindowLimiter
     }
 
     /// The resources and what their bodies add to the stored rows.
@@ -46,6 +47,8 @@ enum APIRouter {
         DashboardRoutes(assetsDirectory: d.configuration.dashboardDirectory).register(on: router)
         FLFrameworkAPI(store: d.store, sessions: d.sessions, registry: d.registry, cohort: d.cohort, participants: d.httpParticipants,
                        events: d.events, limiter: d.flRateLimiter).register(on: router)
+        DeviceAPI(store: d.store, limiter: d.deviceLimiter, requestsPerMinute: d.configuration.deviceRequestsPerMinute,
+                  heartbeatInterval: d.configuration.deviceHeartbeatInterval).register(on: router)
 
         // Writes and special reads first (constant paths win over `{id}` in the trie anyway).
         let sessionRoutes = SessionRoutes(store: d.store, sessions: d.sessions, resource: Resources.sessions)

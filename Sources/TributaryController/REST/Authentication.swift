@@ -79,6 +79,15 @@ struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     /// holds no data; it asks for a token and sends it with every API call).
     static func isOpen(_ path: String) -> Bool {
         path == "/health" || path == "/metrics" || path == "/" || path == "/dashboard" || path.hasPrefix("/dashboard/")
+            || isDeviceKeyRoute(path)
+    }
+
+    /// Device routes that authenticate with the device's own key (or none, to register), not a
+    /// JWT: registration and heartbeats.
+    static func isDeviceKeyRoute(_ path: String) -> Bool {
+        guard path.hasPrefix(DeviceAPI.base + "/devices/") else { return false }
+        let rest = path.dropFirst(DeviceAPI.base.count + "/devices/".count)
+        return rest == "register" || rest == "heartbeat" || (rest.hasSuffix("/heartbeat") && rest.split(separator: "/").count == 2)
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

@@ -10,21 +10,14 @@ import Hummingbird
 ///
 /// The identity is the bearer token when there is one, else the client id the path names,
 /// else one shared anonymous identity — so one client's flood does not use another's allowance.
-actor FLRateLimiter {
+struct FLRateLimiter: Sendable {
     typealias Limits = FLRateLimits
+    typealias Decision = FixedWindowLimiter.Decision
 
     enum Bucket: String, Sendable { case general, upload, trainingStart }
 
-    struct Decision: Sendable {
-        var allowed: Bool
-        var limit: Int
-        var remaining: Int
-        var reset: Date
-    }
-
-    private struct Window { var start: Date; var count: Int }
     private let limits: Limits
-    private var windows: [String: Window] = [:]
+    private let windows = FixedWindowLimiter()
 
     init(limits: Limits) { self.limits = limits }
 
@@ -37,16 +30,9 @@ actor FLRateLimiter {
     }
 
     /// Counts one request of `identity` against `bucket`.
-    func take(_ bucket: Bucket, identity: String, now: Date = Date()) -> Decision {
+    func take(_ bucket: Bucket, identity: String) async -> Decision {
         let (count, seconds) = limit(of: bucket)
-        let key = "\(bucket.rawValue)|\(identity)"
-        var window = windows[key] ?? Window(start: now, count: 0)
-        if now.timeIntervalSince(window.start) >= seconds { window = Window(start: now, count: 0) }
-        let allowed = window.count < count
-        if allowed { window.count += 1 }
-        windows[key] = window
-        if windows.count > 100_000 { windows = windows.filter { now.timeIntervalSince($0.value.start) < 3600 } }
-        return Decision(allowed: allowed, limit: count, remaining: max(0, count - window.count), reset: window.start.addingTimeInterval(seconds))
+        return await windows.take("\(bucket.rawValue)|\(identity)", limit: count, seconds: seconds)
     }
 }
 
@@ -75,7 +61,7 @@ struct FLRateLimitMiddleware<Context: RequestContext>: RouterMiddleware {
         if decision.allowed {
             response = try await next(request, context)
         } else {
-            let wait = max(1, Int(decision.reset.timeIntervalSinceNow.rounded(.up)))
+            let wait = decision.retryAfter
             context.logger.notice("rate limited", metadata: ["path": "\(request.uri.path)", "identity": "\(identity.prefix(24))"])
             response = FLError(.tooManyRequests, "RATE_LIMITED", "Too many requests",
                                details: "limit of \(decision.limit) reached; retry in \(wait) s").response
