@@ -48,7 +48,8 @@ public final class ControllerService: Sendable {
         publishURL = AdvertisedAddress.replacingHost(of: publisher.url, with: configuration.advertiseHost)
 
         cohort = HTTPCohort(jobs: jobs, maxStagingBytes: configuration.maxStagingBytes, logger: logger)
-        httpParticipants = HTTPParticipants(store: store, activeWindow: configuration.httpParticipantActiveWindow)
+        httpParticipants = HTTPParticipants(store: store, activeWindow: configuration.httpParticipantActiveWindow,
+                                            deviceWindow: 2 * configuration.deviceHeartbeatInterval)
         flRateLimiter = FLRateLimiter(limits: configuration.flRateLimits)
         let runner = RoundRunner(store: store, registry: registry, jobs: jobs, models: models, notices: publisher, logger: logger,
                                  httpParticipants: httpParticipants, cohort: cohort)

@@ -8,6 +8,8 @@ struct HTTPParticipants: Sendable {
     let store: Store
     /// A participant that polls (status, model) at least this often counts as active.
     var activeWindow: TimeInterval = 60
+    /// A device counts as active while it heartbeats (online: within 2 heartbeat intervals).
+    var deviceWindow: TimeInterval = 60
 
     func all() throws -> [HTTPClientRecord] {
         try store.database.read { db in try HTTPClientRecord.order(Column("client_id")).fetchAll(db) }
@@ -21,8 +23,13 @@ struct HTTPParticipants: Sendable {
         now.timeIntervalSince(record.lastSeen) <= activeWindow
     }
 
+    /// Active participants: FL-framework clients within `activeWindow`, and HTTP devices whose
+    /// last heartbeat is within `deviceWindow` (they take part under their identifier).
     func activeIds(now: Date = Date()) throws -> [String] {
-        try all().filter { isActive($0, now: now) }.map(\.clientId)
+        let devices = try store.database.read { db in
+            try String.fetchAll(db, sql: "SELECT device_identifier FROM device WHERE last_heartbeat >= ?", arguments: [now.addingTimeInterval(-deviceWindow)])
+        }
+        return try all().filter { isActive($0, now: now) }.map(\.clientId) + devices
     }
 
     /// Records that the participant called the API now.

@@ -47,7 +47,7 @@ enum APIRouter {
         DashboardRoutes(assetsDirectory: d.configuration.dashboardDirectory).register(on: router)
         FLFrameworkAPI(store: d.store, sessions: d.sessions, registry: d.registry, cohort: d.cohort, participants: d.httpParticipants,
                        events: d.events, limiter: d.flRateLimiter).register(on: router)
-        DeviceAPI(store: d.store, limiter: d.deviceLimiter, requestsPerMinute: d.configuration.deviceRequestsPerMinute,
+        DeviceAPI(store: d.store, sessions: d.sessions, cohort: d.cohort, limiter: d.deviceLimiter, requestsPerMinute: d.configuration.deviceRequestsPerMinute,
                   heartbeatInterval: d.configuration.deviceHeartbeatInterval).register(on: router)
 
         // Writes and special reads first (constant paths win over `{id}` in the trie anyway).

@@ -45,7 +45,10 @@ struct RoundRunner: Sendable {
 
         // Who may take part: the session's policy over what each client did so far.
         let scores = try ParticipantScores(store: store)
-        let httpMembers = Set(scores.apply(config.policy, to: try httpParticipants.activeIds()).selected)
+        // `requested_clients` also caps the HTTP cohort (a device round's `target_devices`): a random sample.
+        var eligible = scores.apply(config.policy, to: try httpParticipants.activeIds()).selected
+        if let cap = config.requestedClients, eligible.count > cap { eligible = Array(eligible.shuffled().prefix(cap)) }
+        let httpMembers = Set(eligible)
         guard let participants = await waitForParticipants(timeout: .seconds(config.roundTimeout), orHTTP: !httpMembers.isEmpty) else {
             return try fail(&round, "no online combiner had online clients, and no HTTP participant was active, within the round timeout")
         }

@@ -28,6 +28,9 @@ actor SessionManager {
         var roundTimeout: Double? = nil
         var modelNamePrefix: String? = nil
         var clientIds: [String]? = nil
+        /// Refuse to start with fewer available participants than required (device rounds
+        /// start anyway and fail at their timeout if too few updates come).
+        var requireAvailable = true
     }
 
     let store: Store
@@ -72,7 +75,7 @@ actor SessionManager {
         let online = await registry.onlineClientIds().union(try runner.httpParticipants.activeIds())
         let available = options.clientIds.map { Set($0).intersection(online).count } ?? online.count
         let required = max(session.sessionConfig.clientsRequired, session.sessionConfig.policy?.minClients ?? 1)
-        guard available >= required else {
+        guard available >= required || !options.requireAvailable else {
             throw StartError.notEnoughClients(available, required)
         }
         let model = session.sessionConfig.modelId ?? session.seedModelId

@@ -52,8 +52,13 @@ extension DeviceAPI {
         try store.save(device)
         var out = present(device, detailed: false)
         out["server_time"] = FLFormat.date(now)
-        out["pending_round_id"] = NSNull()
-        out["message"] = "No training round is awaiting this device."
+        if let open = await cohort.openRound, open.pending.contains(device.deviceIdentifier) {
+            out["pending_round_id"] = "\(open.order.sessionId)-r\(open.order.round)"
+            out["message"] = "Training round \(open.order.round) is awaiting your participation."
+        } else {
+            out["pending_round_id"] = NSNull()
+            out["message"] = "No training round is awaiting this device."
+        }
         out["metadata"] = [String: Any]()
         return try APIResponse.object(out)
     }

@@ -19,6 +19,8 @@ struct DeviceAPI: Sendable {
     static let platforms: Set<String> = ["python", "ios", "android", "edge", "browser", "node"]
 
     let store: Store
+    let sessions: SessionManager
+    let cohort: HTTPCohort
     let limiter: FixedWindowLimiter
     let requestsPerMinute: Int
     /// How often devices are expected to heartbeat.
@@ -39,6 +41,7 @@ struct DeviceAPI: Sendable {
             }
             api.on("devices/heartbeat", method: method) { request, _ in try await heartbeat(request, id: nil) }
         }
+        registerRounds(on: api)
     }
 
     // MARK: registration and lookup
