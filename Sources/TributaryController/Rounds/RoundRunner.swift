@@ -47,6 +47,7 @@ struct RoundRunner: Sendable {
         let scores = try ParticipantScores(store: store)
         // `requested_clients` also caps the HTTP cohort (a device round's `target_devices`): a random sample.
         var eligible = scores.apply(config.policy, to: try httpParticipants.activeIds()).selected
+        if let only = options.clientIds { eligible = eligible.filter(only.contains) }
         if let cap = config.requestedClients, eligible.count > cap { eligible = Array(eligible.shuffled().prefix(cap)) }
         let httpMembers = Set(eligible)
         guard let participants = await waitForParticipants(timeout: .seconds(config.roundTimeout), orHTTP: !httpMembers.isEmpty) else {
