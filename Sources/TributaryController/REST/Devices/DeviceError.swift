@@ -10,6 +10,17 @@ struct DeviceError: Error {
     let message: String
     var retryAfter: Int? = nil
 
+    /// A shared-layer refusal in this API's body; nil (an unexpected failure) is a 500.
+    init(_ refusal: HTTPRefusal?) {
+        self.init(status: refusal?.status ?? .internalServerError, message: refusal?.message ?? "An unexpected error occurred")
+    }
+
+    init(status: HTTPResponse.Status, message: String, retryAfter: Int? = nil) {
+        self.status = status
+        self.message = message
+        self.retryAfter = retryAfter
+    }
+
     static func badRequest(_ message: String) -> DeviceError { DeviceError(status: .badRequest, message: message) }
     static func unauthorized(_ message: String) -> DeviceError { DeviceError(status: .unauthorized, message: message) }
     static func notFound(_ message: String) -> DeviceError { DeviceError(status: .notFound, message: message) }
@@ -39,23 +50,15 @@ struct DeviceError: Error {
 /// Turns every error of a device route into the device API's body, with a log line.
 struct DeviceErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let error: DeviceError
         do {
             return try await next(request, context)
-        } catch let e as DeviceError {
-            error = e
-        } catch let e as APIError {
-            error = DeviceError(status: e.status, message: e.message)
-        } catch let e as HTTPError {
-            error = DeviceError(status: e.status, message: e.body ?? e.status.reasonPhrase)
-        } catch let e as HTTPResponseError {
-            error = DeviceError(status: e.status, message: e.status == .contentTooLarge ? "request body is too large" : e.status.reasonPhrase)
-        } catch let other {
-            context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(other)"])
-            error = DeviceError(status: .internalServerError, message: "An unexpected error occurred")
+        } catch let error as DeviceError {
+            HTTPRefusal.log(HTTPRefusal(status: error.status, message: error.message), error, request, context.logger)
+            return error.response
+        } catch {
+            let refusal = HTTPRefusal(error)
+            HTTPRefusal.log(refusal, error, request, context.logger)
+            return DeviceError(refusal).response
         }
-        context.logger.notice("request refused", metadata: [
-            "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(error.status.code)", "reason": "\(error.message)"])
-        return error.response
     }
 }

@@ -16,6 +16,15 @@ struct FLError: Error {
         self.details = details ?? message
     }
 
+    /// A shared-layer refusal in this API's body; nil (an unexpected failure) is a 500.
+    init(_ refusal: HTTPRefusal?) {
+        guard let refusal else {
+            self.init(.internalServerError, "INTERNAL_ERROR", "Server internal error", details: "An unexpected error occurred")
+            return
+        }
+        self.init(refusal.status, Self.code(for: refusal.status), refusal.status.reasonPhrase, details: refusal.message)
+    }
+
     static func invalid(_ details: String) -> FLError { FLError(.badRequest, "INVALID_REQUEST", "Malformed request body or parameters", details: details) }
     static func notRegistered(_ id: String) -> FLError {
         FLError(.notFound, "CLIENT_NOT_REGISTERED", "Client not registered with server", details: "The specified client ID '\(id)' is not registered")
@@ -50,28 +59,20 @@ struct FLError: Error {
 }
 
 /// Turns every error of an FL Framework route into the API's error body (and a log line):
-/// its own errors as they are, the shared layer's (`APIError`, Hummingbird's) by status.
+/// its own errors as they are, the shared layer's refusals by status.
 struct FLErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let error: FLError
         do {
             return try await next(request, context)
-        } catch let e as FLError {
-            error = e
-        } catch let e as APIError {
-            error = FLError(e.status, FLError.code(for: e.status), e.status.reasonPhrase, details: e.message)
-        } catch let e as HTTPError {
-            error = FLError(e.status, FLError.code(for: e.status), e.status.reasonPhrase, details: e.body ?? e.status.reasonPhrase)
-        } catch let e as HTTPResponseError {
-            let details = e.status == .contentTooLarge ? "request body is too large" : e.status.reasonPhrase
-            error = FLError(e.status, FLError.code(for: e.status), e.status.reasonPhrase, details: details)
-        } catch let other {
-            context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(other)"])
-            error = FLError(.internalServerError, "INTERNAL_ERROR", "Server internal error", details: "An unexpected error occurred")
+        } catch let error as FLError {
+            context.logger.notice("request refused", metadata: [
+                "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(error.status.code)", "code": "\(error.code)", "reason": "\(error.details)"])
+            return error.response
+        } catch {
+            let refusal = HTTPRefusal(error)
+            HTTPRefusal.log(refusal, error, request, context.logger)
+            return FLError(refusal).response
         }
-        context.logger.notice("request refused", metadata: [
-            "method": "\(request.method)", "path": "\(request.uri.path)", "status": "\(error.status.code)", "code": "\(error.code)", "reason": "\(error.details)"])
-        return error.response
     }
 }
 
