@@ -151,8 +151,11 @@ struct ModelRoutes {
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    static func decodeModel(_ bytes: [UInt8]) throws -> Model {
+    /// A model from .npz or native bytes; with `npyArrayName`, also a single NumPy `.npy` array
+    /// (one tensor of that name), as the HTTP participants' APIs accept.
+    static func decodeModel(_ bytes: [UInt8], npyArrayName: String? = nil) throws -> Model {
         if bytes.starts(with: Array("PK".utf8)) { return try NPZ.decode(bytes) }
+        if let name = npyArrayName, bytes.starts(with: [0x93] + Array("NUMPY".utf8)) { return try NPZ.decodeArray(bytes, name: name) }
         return try NativeFormat.decode(bytes)
     }
 

@@ -95,7 +95,11 @@ extension DeviceAPI {
             metrics[key] = value
         }
         let update: Model
-        do { update = try Self.decodeModel(file.bytes, name: file.filename) } catch {
+        do {
+            // A single .npy array is one tensor named after the file (NumPy's own default otherwise).
+            let stem = file.filename.map { ($0 as NSString).deletingPathExtension } ?? ""
+            update = try ModelRoutes.decodeModel(file.bytes, npyArrayName: stem.isEmpty ? "arr_0" : stem)
+        } catch {
             throw DeviceError.badRequest("field 'file' is not a model in a format this server reads (.npz, .npy, native): \(error)")
         }
         let result = await submit(device, update: update, samples: samples, metrics: metrics)
@@ -135,15 +139,6 @@ extension DeviceAPI {
         case .alreadyAnswered: DeviceError(status: .conflict, message: "device '\(device)' already submitted an update for round '\(round)'")
         case .invalid(let reason): DeviceError.badRequest("the update was refused: \(reason)")
         }
-    }
-
-    /// `.npz`, a single `.npy` array, or Tributary's native format.
-    static func decodeModel(_ bytes: [UInt8], name: String?) throws -> Model {
-        if bytes.starts(with: [0x93] + Array("NUMPY".utf8)) {
-            let stem = name.map { ($0 as NSString).deletingPathExtension } ?? "arr_0"
-            return try NPZ.decodeArray(bytes, name: stem.isEmpty ? "arr_0" : stem)
-        }
-        return try ModelRoutes.decodeModel(bytes)
     }
 
     /// A round in the seed's shape, with the `config` the SDKs read.

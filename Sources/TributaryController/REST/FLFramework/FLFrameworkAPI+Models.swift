@@ -125,15 +125,10 @@ extension FLFrameworkAPI {
             throw FLError.invalid("field 'metrics' must give 'data_samples', the number of examples the update was trained on (its weight)")
         }
         let model: Model
-        do { model = try Self.decodeModel(file.bytes) } catch {
+        do { model = try ModelRoutes.decodeModel(file.bytes, npyArrayName: "arr_0") } catch {
             throw FLError.validationFailed("field 'model_file' is not a model in a format this server reads (.npz, .npy, native): \(error)")
         }
         return (model, weight, metrics)
-    }
-
-    static func decodeModel(_ bytes: [UInt8]) throws -> Model {
-        if bytes.starts(with: [0x93] + Array("NUMPY".utf8)) { return try NPZ.decodeArray(bytes, name: "arr_0") }
-        return try ModelRoutes.decodeModel(bytes)
     }
 
     /// The API's error for an update the cohort did not take.
