@@ -33,6 +33,8 @@ public struct ControllerConfiguration: Sendable {
     /// expected to keep (stale after 2 missed, offline after 5).
     public var deviceRequestsPerMinute = 100
     public var deviceHeartbeatInterval: TimeInterval = 30
+    /// The shortest `timeout_seconds` a device round may have (the seed's floor is 60).
+    public var deviceRoundMinimumTimeout = 60
     /// An HTTP participant counts as active (selectable for a round) this long after its last call.
     public var httpParticipantActiveWindow: TimeInterval = 60
 

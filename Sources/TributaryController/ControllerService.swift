@@ -52,7 +52,7 @@ public final class ControllerService: Sendable {
                                             deviceWindow: 2 * configuration.deviceHeartbeatInterval)
         flRateLimiter = FLRateLimiter(limits: configuration.flRateLimits)
         let runner = RoundRunner(store: store, registry: registry, jobs: jobs, models: models, notices: publisher, logger: logger,
-                                 httpParticipants: httpParticipants, cohort: cohort)
+                                 httpParticipants: httpParticipants, cohort: cohort, cancellations: RoundCancellations())
         sessions = SessionManager(store: store, registry: registry, runner: runner, events: events, logger: logger)
         let handler = ControllerRequestHandler(registry: registry, jobs: jobs, models: models, heartbeatInterval: configuration.heartbeatInterval, publishAddress: publishURL, logger: logger)
         server = ReplyServer(socket: replySocket, concurrency: configuration.replyConcurrency, logger: logger) { await handler.handle($0) }

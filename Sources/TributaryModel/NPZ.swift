@@ -83,6 +83,12 @@ public enum NPZ {
         return try Model(spec: ModelSpec(tensors: tensors), data: data)
     }
 
+    /// The single `.npy` file of a one-tensor model (what `np.save` writes).
+    public static func encodeArray(_ m: Model) throws(ModelError) -> [UInt8] {
+        guard m.spec.tensors.count == 1, let t = m.spec.tensors.first else { throw .invalidSpec("a .npy file holds one array; the model has \(m.spec.tensors.count)") }
+        return NPY.header(dtype: t.dtype, shape: t.shape) + m.data
+    }
+
     public static func write(_ m: Model, to url: URL, compressed: Bool = false) throws {
         try DurableFile.write(try encode(m, compressed: compressed), to: url)
     }

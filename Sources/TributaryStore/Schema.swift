@@ -136,6 +136,56 @@ extension Store {
                 t.column("created_at", .datetime).notNull()
             }
         }
+        // v7: the device API's org keys, stored device updates (for a later aggregation of
+        // their model version), on-device training jobs and personalization state.
+        migrator.registerMigration("v7") { db in
+            try db.create(table: "org_key") { t in
+                t.primaryKey("id", .text)
+                t.column("org_id", .text).notNull().indexed()
+                t.column("name", .text).notNull()
+                t.column("key_hash", .text).notNull().unique()
+                t.column("created_at", .datetime).notNull()
+                t.column("revoked_at", .datetime)
+            }
+            try db.create(table: "device_update") { t in
+                t.primaryKey("id", .text)
+                t.column("device_id", .text).notNull().indexed()
+                t.column("model_id", .text).notNull()
+                t.column("version", .text).notNull().indexed()
+                t.column("round_id", .text)
+                t.column("sample_count", .integer).notNull()
+                t.column("metrics", .text).notNull()
+                t.column("update_format", .text).notNull()
+                t.column("size_bytes", .integer).notNull()
+                t.column("aggregated_into", .text)
+                t.column("received_at", .datetime).notNull()
+            }
+            try db.create(table: "training_job") { t in
+                t.primaryKey("id", .text)
+                t.column("device_id", .text).notNull().indexed()
+                t.column("round_id", .text)
+                t.column("model_id", .text)
+                t.column("state", .text).notNull()
+                t.column("progress", .text).notNull()
+                t.column("metrics", .text).notNull()
+                t.column("adapter_artifact", .text)
+                t.column("created_at", .datetime).notNull()
+                t.column("updated_at", .datetime).notNull()
+                t.column("completed_at", .datetime)
+            }
+            try db.create(table: "personalization") { t in
+                t.column("device_id", .text).notNull()
+                t.column("model_id", .text).notNull()
+                t.column("federation_id", .text).notNull().indexed()
+                t.column("strategy", .text).notNull()
+                t.column("metrics", .text).notNull()
+                t.column("weights_key", .text)
+                t.column("weights_bytes", .integer).notNull()
+                t.column("created_at", .datetime).notNull()
+                t.column("updated_at", .datetime).notNull()
+                t.primaryKey(["device_id", "model_id", "federation_id"])
+            }
+        }
         return migrator
     }
 }

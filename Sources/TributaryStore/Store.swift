@@ -8,6 +8,8 @@ public final class Store: Sendable {
     public let directory: URL
     public let database: DatabasePool
     public let models: ModelFileStore
+    /// Device uploads kept for later (stored updates, personalized weights), as model files.
+    public let updates: ModelFileStore
 
     /// Opens (or creates) the store in `directory` and migrates the schema.
     public init(directory: URL) throws {
@@ -20,6 +22,7 @@ public final class Store: Sendable {
         database = try DatabasePool(path: directory.appendingPathComponent("tributary.sqlite").path, configuration: config)
         try Self.migrator.migrate(database)
         models = try ModelFileStore(directory: directory.appendingPathComponent("models"))
+        updates = try ModelFileStore(directory: directory.appendingPathComponent("updates"))
     }
 
     /// Creates or updates a row.

@@ -40,6 +40,12 @@ struct ControllerCommand: AsyncParsableCommand {
     var tokenDays: Double = 30
     @Option(help: "Serve the dashboard's files from this directory instead of the built-in copies (to edit the page without a rebuild).")
     var dashboardDir: String?
+    @Option(help: "Device API: requests a minute allowed per key (device or org); past it, 429 with Retry-After.")
+    var deviceRateLimit = 100
+    @Option(help: "Device API: the heartbeat interval devices are expected to keep, in seconds (stale after 2 missed, offline after 5).")
+    var deviceHeartbeat: Double = 30
+    @Option(help: "Device API: the shortest timeout_seconds a device round may have (the API's floor is 60; lower it for tests).")
+    var deviceRoundMinTimeout = 60
 
     func run() async throws {
         let jwtSecret = (self.jwtSecret ?? ProcessInfo.processInfo.environment["TRIBUTARY_JWT_SECRET"]).flatMap { $0.isEmpty ? nil : $0 }
@@ -62,6 +68,12 @@ struct ControllerCommand: AsyncParsableCommand {
         config.heartbeatInterval = .milliseconds(Int64(heartbeat * 1000))
         config.jwtSecret = jwtSecret
         config.dashboardDirectory = dashboardDir.map { URL(fileURLWithPath: $0) }
+        guard deviceRateLimit >= 1, deviceHeartbeat > 0, (1...3600).contains(deviceRoundMinTimeout) else {
+            throw ValidationError("--device-rate-limit must be at least 1, --device-heartbeat positive, --device-round-min-timeout 1 to 3600")
+        }
+        config.deviceRequestsPerMinute = deviceRateLimit
+        config.deviceHeartbeatInterval = deviceHeartbeat
+        config.deviceRoundMinimumTimeout = deviceRoundMinTimeout
         let service = try ControllerService(configuration: config, logger: logger)
         try await service.run()
     }

@@ -74,6 +74,14 @@ actor HTTPCohort {
         logger.info("HTTP cohort collecting", metadata: ["job": "\(order.jobId)", "members": "\(selected.count)"])
     }
 
+    /// Drops `sessionId`'s open round unreported: it was cancelled, and what was folded is discarded.
+    func abandon(sessionId: String) {
+        guard let current = job, current.collector.order.sessionId == sessionId else { return }
+        current.watcher?.cancel()
+        job = nil
+        logger.info("HTTP cohort discarded a cancelled round", metadata: ["job": "\(current.collector.order.jobId)"])
+    }
+
     /// Validates `update` and folds it into the open round (or forwards it, for robust rules).
     func submit(clientId: String, update: Model, weight: Double, metrics: [String: Double]) async throws(Refusal) -> Receipt {
         guard var current = job else { throw .noActiveRound }

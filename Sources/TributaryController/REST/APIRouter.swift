@@ -47,8 +47,9 @@ enum APIRouter {
         DashboardRoutes(assetsDirectory: d.configuration.dashboardDirectory).register(on: router)
         FLFrameworkAPI(store: d.store, sessions: d.sessions, registry: d.registry, cohort: d.cohort, participants: d.httpParticipants,
                        events: d.events, limiter: d.flRateLimiter).register(on: router)
-        DeviceAPI(store: d.store, sessions: d.sessions, cohort: d.cohort, limiter: d.deviceLimiter, requestsPerMinute: d.configuration.deviceRequestsPerMinute,
-                  heartbeatInterval: d.configuration.deviceHeartbeatInterval).register(on: router)
+        DeviceAPI(store: d.store, authentication: d.authentication, sessions: d.sessions, cohort: d.cohort, limiter: d.deviceLimiter,
+                  requestsPerMinute: d.configuration.deviceRequestsPerMinute, heartbeatInterval: d.configuration.deviceHeartbeatInterval,
+                  roundTimeoutRange: d.configuration.deviceRoundMinimumTimeout...3600).register(on: router)
 
         // Writes and special reads first (constant paths win over `{id}` in the trie anyway).
         let sessionRoutes = SessionRoutes(store: d.store, sessions: d.sessions, resource: Resources.sessions)

@@ -82,17 +82,10 @@ struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
             || isDeviceKeyRoute(path)
     }
 
-    /// Device routes that authenticate with the device's own key (or none, to register), not a
-    /// JWT: registration, heartbeats, and a round's status, models and updates.
+    /// The device API authenticates every request itself (device keys, org keys, or an admin
+    /// token: `DeviceAPI+Credentials.swift`).
     static func isDeviceKeyRoute(_ path: String) -> Bool {
-        guard path.hasPrefix(DeviceAPI.base + "/") else { return false }
-        let parts = path.dropFirst(DeviceAPI.base.count + 1).split(separator: "/")
-        switch parts.count {
-        case 2: return parts[0] == "devices" && (parts[1] == "register" || parts[1] == "heartbeat")
-        case 3: return (parts[0] == "devices" && parts[2] == "heartbeat") || (parts[0] == "training" && parts[1] == "rounds" && parts[2] == "current")
-        case 4: return parts[0] == "training" && parts[1] == "rounds" && ["status", "updates", "global-model", "aggregated-model"].contains(parts[3])
-        default: return false
-        }
+        path == DeviceAPI.base || path.hasPrefix(DeviceAPI.base + "/")
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {

@@ -25,6 +25,8 @@ actor JobBoard {
         var reports: [String: CombinerReport] = [:]
         var issues: [(combiner: String, issue: ClientIssue)] = []
         var waiters: [CheckedContinuation<Void, Never>] = []
+        /// Cancelled: nobody waits for this job any more.
+        var released = false
         /// An operator skipped the barrier: participants are told to report what they have.
         var skipped = false
     }
@@ -157,7 +159,7 @@ actor JobBoard {
 
     /// Waits until every participant has answered, or until `timeout` passes.
     func waitUntilDone(timeout: Duration) async {
-        guard let current = active, !current.collector.isDone else { return }
+        guard let current = active, !current.collector.isDone, !current.released else { return }
         let jobId = current.collector.order.jobId
         let timer = Task { [weak self] in
             // A cancelled timer must not wake anyone: the next job's waiters are not ours.
@@ -189,6 +191,13 @@ actor JobBoard {
     private func wakeIfDone() {
         uploadRoom.open()
         if active?.collector.isDone == true { wakeAll() }
+    }
+
+    /// Ends the wait for `sessionId`'s open job now (a cancelled round discards it).
+    func release(sessionId: String) {
+        guard active?.collector.order.sessionId == sessionId else { return }
+        active?.released = true
+        wakeAll()
     }
 
     private func wakeAll(jobId: String) {

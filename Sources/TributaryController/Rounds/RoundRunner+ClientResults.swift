@@ -36,6 +36,16 @@ extension RoundRunner {
         insert(rows.values.sorted { $0.clientId < $1.clientId }, what: "participation")
     }
 
+    /// A cancelled round: what each client did, and the HTTP members it had selected that never
+    /// answered (their next heartbeat tells them the round is off).
+    func recordCancelled(_ outcome: JobBoard.Outcome, round: RoundRecord, httpMembers: Set<String>) {
+        recordParticipation(outcome, round: round)
+        let answered = Set(outcome.result.clientResults.map(\.clientId)).union(outcome.issues.map(\.issue.clientId))
+        insert(httpMembers.subtracting(answered).sorted().map {
+            ParticipationRecord(sessionId: round.sessionId, roundNumber: round.roundNumber, clientId: $0, outcome: .missed, reason: "the round was cancelled")
+        }, what: "participation")
+    }
+
     /// One validation per client that evaluated the round's new model.
     func recordValidations(_ outcome: JobBoard.Outcome, round: RoundRecord, modelId: String, jobId: String) {
         let combinerOf = Self.combinerByClient(outcome.reports)

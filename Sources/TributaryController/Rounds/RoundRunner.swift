@@ -18,6 +18,7 @@ struct RoundRunner: Sendable {
     /// HTTP participants: the registry, and the tier that collects their updates.
     let httpParticipants: HTTPParticipants
     let cohort: HTTPCohort
+    let cancellations: RoundCancellations
 
     /// What a run's start request set for every round of the run.
     struct RunOptions: Sendable {
@@ -47,10 +48,12 @@ struct RoundRunner: Sendable {
         let scores = try ParticipantScores(store: store)
         // `requested_clients` also caps the HTTP cohort (a device round's `target_devices`): a random sample.
         var eligible = scores.apply(config.policy, to: try httpParticipants.activeIds()).selected
+        if let devices = config.selectedDevices { eligible = eligible.filter(Set(devices).contains) }
         if let only = options.clientIds { eligible = eligible.filter(only.contains) }
         if let cap = config.requestedClients, eligible.count > cap { eligible = Array(eligible.shuffled().prefix(cap)) }
         let httpMembers = Set(eligible)
         guard let participants = await waitForParticipants(timeout: .seconds(config.roundTimeout), orHTTP: !httpMembers.isEmpty) else {
+            if await cancellations.isCancelled(session.sessionId) { return try fail(&round, "\(RoundCancellations.reasonPrefix) before it started") }
             return try fail(&round, "no online combiner had online clients, and no HTTP participant was active, within the round timeout")
         }
         var allowed = options.clientIds
@@ -83,6 +86,10 @@ struct RoundRunner: Sendable {
             return try fail(&round, "job was closed unexpectedly")
         }
         round.combiners = training.reports
+        if await cancellations.isCancelled(session.sessionId) {
+            recordCancelled(training, round: round, httpMembers: httpMembers)
+            return try fail(&round, "\(RoundCancellations.reasonPrefix): the updates received were discarded")
+        }
         round.roundData.timeTraining = Self.seconds(ContinuousClock.now - trainStart)
         round.roundData.trainMetrics = training.result.metrics
         round.roundData.numExamples = training.result.weight

@@ -15,6 +15,20 @@ extension SessionManager {
         return order
     }
 
+    /// Cancels the running session's current round: its wait ends now, whatever was received
+    /// is discarded (no model is stored), the round is recorded as failed with a reason that
+    /// starts with `cancelled`, and the session runs no further round. False when `sessionId`
+    /// is not running.
+    func cancelRound(sessionId: String) async -> Bool {
+        guard runningSessionId == sessionId else { return false }
+        await runner.cancellations.cancel(sessionId)
+        _ = try? stop(sessionId: sessionId)
+        await runner.jobs.release(sessionId: sessionId)
+        await runner.cohort.abandon(sessionId: sessionId)
+        note("ROUND_CANCELLED", "the current round was cancelled; its updates are discarded", session: sessionId, level: "WARNING")
+        return true
+    }
+
     /// Starts a prediction run (`/predictions/start`, `/control/start_inference`): every
     /// online client runs inference with `modelId` on its local data and reports a summary,
     /// stored as one prediction per client under `predictionId`. Refused while a session runs.

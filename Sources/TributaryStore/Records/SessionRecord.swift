@@ -25,6 +25,8 @@ public struct SessionConfig: Codable, Sendable, Equatable {
     public var policy: ParticipantPolicy? = nil
     /// Average updates with equal weights instead of by example count.
     public var unweighted: Bool = false
+    /// The HTTP devices a device round selected (identifiers); nil: every active one.
+    public var selectedDevices: [String]? = nil
 
     public init() {}
 
@@ -44,6 +46,7 @@ public struct SessionConfig: Codable, Sendable, Equatable {
         case training
         case serverFunctions = "server_functions"
         case policy, unweighted
+        case selectedDevices = "selected_devices"
     }
 
     /// Every key is optional: what is missing takes its default.
@@ -66,6 +69,7 @@ public struct SessionConfig: Codable, Sendable, Equatable {
         serverFunctions = try c.decodeIfPresent(String.self, forKey: .serverFunctions)
         policy = try c.decodeIfPresent(ParticipantPolicy.self, forKey: .policy)
         unweighted = try c.decodeIfPresent(Bool.self, forKey: .unweighted) ?? false
+        selectedDevices = try c.decodeIfPresent([String].self, forKey: .selectedDevices)
     }
 
     /// `aggregator` and `aggregator_kwargs`, parsed and completed with their defaults.

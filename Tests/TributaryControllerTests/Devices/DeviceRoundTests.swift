@@ -18,9 +18,9 @@ struct DeviceRoundTests {
         try await withController { service, client in
             let seed = try Fixtures.storeModel(service, seed: 1)
             var keys: [String: String] = [:]
+            let org = try await DeviceRouteTests.orgKey(client, "o")
             for id in ["p1", "p2", "p3"] {
-                let r = try await client.post("\(Self.base)/devices/register", json: "{\"device_id\": \"\(id)\", \"org_id\": \"o\"}")
-                keys[id] = try #require(r.object()["api_key"] as? String)
+                keys[id] = try #require(try await DeviceRouteTests.register(client, "{\"device_id\": \"\(id)\"}", key: org)["api_key"] as? String)
                 #expect(try await client.send(.put, "\(Self.base)/devices/\(id)/heartbeat", json: "{}", headers: ["Authorization": "Bearer \(keys[id]!)"]).status == .ok)
             }
             func bearer(_ id: String) -> [String: String] { ["Authorization": "Bearer \(keys[id]!)"] }

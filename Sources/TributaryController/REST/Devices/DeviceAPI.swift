@@ -11,28 +11,32 @@ import TributaryStore
 /// id or id-less) that keep each device's liveness — online, stale after 2 missed heartbeat
 /// intervals, offline after 5, as for nng clients.
 ///
-/// A device key lets its holder act only as that device (a heartbeat for another is a 403);
-/// every device is rate-limited (default 100 requests a minute: 429 with `Retry-After`).
+/// Credentials (device keys, org keys, admin tokens) are in `DeviceAPI+Credentials.swift`: a
+/// device key lets its holder act only as that device (a heartbeat for another is a 403);
+/// every key is rate-limited (default 100 requests a minute: 429 with `Retry-After`).
 struct DeviceAPI: Sendable {
     static let mountPoint = "/device-api"
     static let base = mountPoint + "/api/v1"
     static let platforms: Set<String> = ["python", "ios", "android", "edge", "browser", "node"]
 
     let store: Store
+    let authentication: APIAuthentication?
     let sessions: SessionManager
     let cohort: HTTPCohort
     let limiter: FixedWindowLimiter
     let requestsPerMinute: Int
     /// How often devices are expected to heartbeat.
     let heartbeatInterval: TimeInterval
+    /// Allowed `timeout_seconds` of a device round (the seed's 60–3600; tests lower the floor).
+    var roundTimeoutRange: ClosedRange<Int> = 60...3600
 
     func register<Context: RequestContext>(on router: Router<Context>) {
         let api = router.group(RouterPath(Self.base)).add(middleware: DeviceErrorMiddleware())
         api.post("devices/register") { request, _ in try await registerDevice(request) }
         api.get("devices") { request, _ in try await listDevices(request) }
-        api.get("devices/:id") { _, context in
-            let id = try context.parameters.require("id")
-            guard let device = try find(id) else { throw DeviceError.notFound("device '\(id)' is not registered") }
+        api.get("devices/:id") { request, context in
+            let principal = try await caller(request)
+            let device = try actingDevice(principal, named: try context.parameters.require("id"))
             return try APIResponse.object(present(device, detailed: true))
         }
         for method in [HTTPRequest.Method.put, .post] {
@@ -41,12 +45,21 @@ struct DeviceAPI: Sendable {
             }
             api.on("devices/heartbeat", method: method) { request, _ in try await heartbeat(request, id: nil) }
         }
+        registerKeys(on: api)
         registerRounds(on: api)
+        registerRoundOperations(on: api)
+        registerWeights(on: api)
+        registerModels(on: api)
+        registerJobs(on: api)
+        registerPersonalization(on: api)
     }
 
     // MARK: registration and lookup
 
+    /// Needs an org key (the device joins its org) or an admin token: nobody joins without a credential.
     private func registerDevice(_ request: Request) async throws -> Response {
+        let principal = try await caller(request)
+        if case .device = principal { throw DeviceError(status: .forbidden, message: "a device key cannot register devices: use an org key") }
         let body = try await request.bodyObject(allowEmpty: false)
         guard let identifier = try body.string("device_identifier") ?? body.string("device_id"),
               (1...255).contains(identifier.count), identifier.allSatisfy({ !$0.isWhitespace && !$0.isNewline })
@@ -57,10 +70,14 @@ struct DeviceAPI: Sendable {
         }
         let capabilities = body["capabilities"] ?? [String: Any]()
         guard capabilities is [String: Any] else { throw DeviceError.badRequest("field 'capabilities' must be an object") }
-        let orgId = try body.string("org_id")
+        var orgId = try body.string("org_id")
+        if let scope = principal.orgScope {
+            // Octomil's SDK sends its configured org (default "default"); the key decides.
+            orgId = scope
+        }
         var rest = body
         for key in ["device_identifier", "device_id", "platform", "capabilities", "org_id"] { rest[key] = nil }
-        let key = Self.newKey()
+        let key = Self.newKey(prefix: Self.deviceKeyPrefix)
         let device = DeviceRecord(id: Store.newId(), deviceIdentifier: identifier, orgId: orgId, platform: platform,
                                   capabilities: try Self.json(capabilities), registration: try Self.json(rest), apiKeyHash: Self.hash(key))
         do { try store.insert(device) } catch let error as DatabaseError where error.resultCode == .SQLITE_CONSTRAINT {
@@ -74,7 +91,11 @@ struct DeviceAPI: Sendable {
     }
 
     private func listDevices(_ request: Request) async throws -> Response {
-        guard let org = request.query("org_id"), !org.isEmpty else { throw DeviceError.badRequest("query parameter 'org_id' is required") }
+        let principal = try await requireOperator(request)
+        guard let org = request.query("org_id").flatMap({ $0.isEmpty ? nil : $0 }) ?? principal.orgScope else {
+            throw DeviceError.badRequest("query parameter 'org_id' is required")
+        }
+        if let scope = principal.orgScope, scope != org { throw DeviceError(status: .forbidden, message: "this key belongs to org '\(scope)', not '\(org)'") }
         let limit = try Self.integer(request, "limit", default: 100, range: 1...1000)
         let offset = try Self.integer(request, "offset", default: 0, range: 0...Int(Int32.max))
         let platform = request.query("platform"), status = request.query("status")
@@ -118,11 +139,11 @@ struct DeviceAPI: Sendable {
 
     // MARK: keys
 
-    /// A fresh key: `trb_dev_` and 32 random base-62 characters (190 bits).
-    static func newKey() -> String {
+    /// A fresh key: the prefix and 32 random base-62 characters (190 bits).
+    static func newKey(prefix: String) -> String {
         let alphabet = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
         var generator = SystemRandomNumberGenerator()
-        return "trb_dev_" + String((0..<32).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] })
+        return prefix + String((0..<32).map { _ in alphabet[Int(generator.next(upperBound: UInt64(alphabet.count)))] })
     }
 
     static func hash(_ key: String) -> String {
