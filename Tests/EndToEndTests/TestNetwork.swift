@@ -49,11 +49,11 @@ final class TestNetwork: @unchecked Sendable {
         return process
     }
 
-    func startController(heartbeat: Double = 0.5) throws {
+    func startController(heartbeat: Double = 0.5, extra: [String] = []) throws {
         try start("controller", executable: "tributary-controller", arguments: [
             "--data-dir", directory.appendingPathComponent("data").path, "--http-port", "\(httpPort)",
             "--listen", controllerReply, "--publish", controllerPublish, "--heartbeat", "\(heartbeat)",
-        ])
+        ] + extra)
     }
 
     func startCombiner(_ name: String, extra: [String] = []) throws {
