@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing Tributary needs on a Debian machine, only where missing:
-# nng and xxhash (C libraries, Debian packages), NumPy (for the .npz interop tests) and a
-# virtualenv with FEDn's APIClient (for the REST compatibility test).
+# nng and xxhash (C libraries, Debian packages), NumPy (for the .npz interop tests) and
+# virtualenvs with the peers' own clients (FEDn's APIClient, Octomil's SDK, Flower).
 set -euo pipefail
 need=()
 [ -f /usr/include/nng/nng.h ] || need+=(libnng-dev)
@@ -17,22 +17,27 @@ if ! python3 -c "import numpy" 2>/dev/null; then
   echo "installing numpy" >&2
   python3 -m pip install -q numpy >&2
 fi
-# FEDn's Python APIClient, unmodified, for the compatibility test (Tests/apiclient): a
-# git-ignored virtualenv, made once. Without PyPI it is left out with a warning and that test
-# is skipped.
-apiclient_venv="$(cd "$(dirname "$0")/.." && pwd)/.venv/apiclient"
-apiclient_requirements="fedn==0.33.0 numpy"
-if [ "$(cat "$apiclient_venv/.tributary-apiclient" 2>/dev/null)" != "$apiclient_requirements" ]; then
-  echo "setting up $apiclient_venv ($apiclient_requirements)" >&2
-  # shellcheck disable=SC2086
-  if python3 -m venv "$apiclient_venv" >&2 \
-     && "$apiclient_venv/bin/python" -m pip install -q --disable-pip-version-check --timeout 30 --retries 2 $apiclient_requirements >&2; then
-    echo "$apiclient_requirements" > "$apiclient_venv/.tributary-apiclient"
-  else
-    echo "warning: could not install $apiclient_requirements into $apiclient_venv; the APIClient compatibility test will be skipped" >&2
-    rm -rf "$apiclient_venv"
+# Unmodified peer clients from PyPI, each in a git-ignored virtualenv made once (re-made when
+# its requirements change). Without PyPI one is left out with a warning and its tests skip.
+#   venv NAME "REQUIREMENTS" WHAT
+venv() {
+  local dir; dir="$(cd "$(dirname "$0")/.." && pwd)/.venv/$1"
+  if [ "$(cat "$dir/.tributary-$1" 2>/dev/null)" != "$2" ]; then
+    echo "setting up $dir ($2)" >&2
+    # shellcheck disable=SC2086
+    if python3 -m venv "$dir" >&2 \
+       && "$dir/bin/python" -m pip install -q --disable-pip-version-check --timeout 30 --retries 2 $2 >&2; then
+      echo "$2" > "$dir/.tributary-$1"
+    else
+      echo "warning: could not install $2 into $dir; $3 will be skipped" >&2
+      rm -rf "$dir"
+    fi
   fi
-fi
+}
+# FEDn's Python APIClient (the REST compatibility test; its requests + NumPy also run the
+# FL-framework and device scripts) and Octomil's Python SDK (the device API's client).
+venv apiclient "fedn==0.33.0 numpy" "the APIClient compatibility test"
+venv octomil "octomil==4.17.42 numpy requests" "the Octomil SDK test"
 # Flower 1.42, unmodified, for the peer-oracle test (Tests/peers/peer_oracle.py): its
 # dependencies from Tests/peers/flwr-1.42.0-deps.txt (flwr's own list minus a certifi pin the
 # index cannot meet yet), then flwr itself without them. Skipped with a warning without PyPI.

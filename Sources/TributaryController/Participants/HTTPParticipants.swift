@@ -24,10 +24,12 @@ struct HTTPParticipants: Sendable {
     }
 
     /// Active participants: FL-framework clients within `activeWindow`, and HTTP devices whose
-    /// last heartbeat is within `deviceWindow` (they take part under their identifier).
+    /// last heartbeat (or registration) is within `deviceWindow` (they take part under their identifier).
     func activeIds(now: Date = Date()) throws -> [String] {
         let devices = try store.database.read { db in
-            try String.fetchAll(db, sql: "SELECT device_identifier FROM device WHERE last_heartbeat >= ?", arguments: [now.addingTimeInterval(-deviceWindow)])
+            // A device that has registered but not heartbeated yet is as alive as its registration.
+            try String.fetchAll(db, sql: "SELECT device_identifier FROM device WHERE COALESCE(last_heartbeat, created_at) >= ?",
+                                arguments: [now.addingTimeInterval(-deviceWindow)])
         }
         return try all().filter { isActive($0, now: now) }.map(\.clientId) + devices
     }
