@@ -23,7 +23,8 @@ def lines(path):
     return out
 
 
-rows = lines(results_path)
+rows = [r for r in lines(results_path) if r.get("kind") != "devices"]
+device_rows = [r for r in lines(results_path) if r.get("kind") == "devices"]
 peers = lines(peers_path)
 
 
@@ -85,6 +86,27 @@ out.append("")
 out.append("Combiner memory: *(RSS−idle)/model* is the combiner's peak RSS minus its RSS when idle (registered, no clients yet),"
            " in units of the model size; the design bound is ≤ 3 whatever N.")
 out.append("")
+
+
+if device_rows:
+    out.append("## HTTP devices")
+    out.append("")
+    out.append("Per row: 1 controller (HTTP device updates are folded by its HTTP cohort tier, the same checks and streaming fold"
+               " as a combiner's) + 1 `tributary devices swarm --count N` process of no-op devices (multipart .npz uploads over"
+               " HTTP/1.1 loopback, 32 in flight), fresh processes, 1 warm-up device round then the timed ones."
+               " *device / nng*: the device round's median ÷ the nng row of the same shape (fewest combiners), measured in this run.")
+    out.append("")
+    out.append("| N | P | rounds ok | round s median | min | max | nng round s (C) | device / nng | RSS controller MB | controller RSS / model | RSS swarm MB |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for d in device_rows:
+        nng = sorted((r for r in rows if r["n"] == d["n"] and float(r["p"]) == float(d["p"]) and r.get("median")), key=lambda r: r["c"])
+        ref = nng[0] if nng else None
+        ratio = d["median"] / ref["median"] if ref and d.get("median") else None
+        per_model = mb(d.get("rss_controller")) * 1048576 / d["model_bytes"] if mb(d.get("rss_controller")) else None
+        out.append(f"| {d['n']} | {d['p']} | {d['finished']}/{d['total']} | {f(d.get('median'))} | {f(d.get('min'))} | {f(d.get('max'))} "
+                   f"| {f(ref['median']) + ' (C=' + str(ref['c']) + ')' if ref else '–'} | {f(ratio, '{:.1f}×')} | {d.get('rss_controller')} "
+                   f"| {f(per_model, '{:.0f}')} | {d.get('rss_swarm')} |")
+    out.append("")
 
 
 def row(n, p, c):

@@ -2,7 +2,7 @@
 # Benchmarks Tributary against the physical limit (and optionally Flower and FEDn), in one run.
 #
 #   scripts/bench.sh [--quick] [--peers] [--shapes "10x1e6 10x1e7 ..."] [--combiners "1 2 4"]
-#                    [--rounds R] [--out FILE] [--scratch-path DIR]
+#                    [--devices "1000x1e4 ..."] [--rounds R] [--out FILE] [--scratch-path DIR]
 #
 # For each shape (N clients × P float32 parameters) and combiner count C it starts the real
 # topology — a controller, C combiners and one `tributary-client --count N --trainer noop`
@@ -12,7 +12,9 @@
 # every hop twice: 2·(N + C)·4P), the achieved GB/s, the bytes-moved bound measured in the
 # same run (`tributary-bench bound`: the same bytes over nng on loopback, same message size),
 # the ratio round/bound, and peak RSS (VmHWM) per role. Then the aggregation kernel
-# micro-benchmark. Writes a markdown report (default bench/results.md; --quick:
+# micro-benchmark. --devices: HTTP-device rows of the same shapes (scripts/bench-devices.sh: a
+# controller and one `tributary devices swarm` process), reported beside the nng rows with the
+# ratio device round ÷ nng round. Writes a markdown report (default bench/results.md; --quick:
 # bench/results-quick.md). Release build, GLIBC_TUNABLES=glibc.malloc.hugetlb=1.
 # --peers: then runs Flower 1.42 (deployment engine) and FEDn 0.33 from ../shared/peers on the shapes
 # with N <= 25 (scripts/bench-peers.sh; FEDn needs root) and reports their medians beside
@@ -22,13 +24,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quick=0; peers=0; rounds=6; scratch=.build-release; out=""
-shapes="10x1e6 10x1e7 50x1e6 100x1e6 1000x1e4"; combiner_counts="1 2 4"
+shapes="10x1e6 10x1e7 50x1e6 100x1e6 1000x1e4"; combiner_counts="1 2 4"; device_shapes="1000x1e4"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; shift ;;
     --peers) peers=1; shift ;;
     --shapes) shapes=$2; shift 2 ;;
     --combiners) combiner_counts=$2; shift 2 ;;
+    --devices) device_shapes=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --scratch-path) scratch=$2; shift 2 ;;
@@ -37,6 +40,7 @@ while [ $# -gt 0 ]; do
 done
 if [ $quick = 1 ]; then
   shapes=${BENCH_QUICK_SHAPES:-"4x1e4 20x1e5"}; combiner_counts=${BENCH_QUICK_COMBINERS:-"1 2"}; rounds=2
+  device_shapes=${BENCH_QUICK_DEVICES:-"20x1e5"}
   out=${out:-bench/results-quick.md}
 fi
 out=${out:-bench/results.md}
@@ -148,6 +152,10 @@ for shape in $shapes; do
     idx=$((idx + 1))
   done
 done
+
+if [ -n "$device_shapes" ]; then
+  scripts/bench-devices.sh "$bin" "$device_shapes" "$rounds" "$run_root" >> "$results" || echo "device rows failed" >&2
+fi
 
 echo "== aggregation kernels" >&2
 if [ $quick = 1 ]; then kernels=$("$bin/tributary-bench" kernels --floats 1e6 --passes 3); else kernels=$("$bin/tributary-bench" kernels); fi

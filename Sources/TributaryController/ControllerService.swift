@@ -22,6 +22,8 @@ public final class ControllerService: Sendable {
     /// The FL Framework API's rate limits (kept across router builds).
     let flRateLimiter: FLRateLimiter
     let deviceLimiter = FixedWindowLimiter()
+    /// Device uploads read and decoded at once (the rest wait, unread).
+    let deviceUploads = UploadSlots(capacity: 4)
     /// Live events for `/ws/events`.
     public let events = EventHub()
     private let server: ReplyServer
@@ -78,7 +80,7 @@ public final class ControllerService: Sendable {
     func makeRouter() throws -> Router<BasicRequestContext> {
         try APIRouter.build(.init(store: store, registry: registry, sessions: sessions, events: events, configuration: configuration,
                                   authentication: authentication, cohort: cohort, httpParticipants: httpParticipants, flRateLimiter: flRateLimiter,
-                                  deviceLimiter: deviceLimiter))
+                                  deviceLimiter: deviceLimiter, deviceUploads: deviceUploads))
     }
 
     /// The nng side as a ServiceLifecycle service: the REP server and the liveness sweep.

@@ -23,20 +23,41 @@ struct RESTClient: Sendable {
     }
 
     func upload(_ path: String, file: URL, name: String?) async throws -> Any {
+        var fields: [(String, String)] = []
+        if let name { fields.append(("name", name)) }
+        return try await postForm(path, fields: fields, file: (file.lastPathComponent, try Data(contentsOf: file)))
+    }
+
+    /// A multipart/form-data POST: text `fields`, and a `file` part when given.
+    func postForm(_ path: String, fields: [(String, String)], file: (name: String, data: Data)?) async throws -> Any {
         let boundary = "tributary-\(UUID().uuidString)"
         var body = Data()
-        func field(_ header: String, _ content: Data) {
+        func part(_ header: String, _ content: Data) {
             body.append(Data("--\(boundary)\r\n\(header)\r\n\r\n".utf8))
             body.append(content)
             body.append(Data("\r\n".utf8))
         }
-        field("Content-Disposition: form-data; name=\"file\"; filename=\"\(file.lastPathComponent)\"\r\nContent-Type: application/octet-stream", try Data(contentsOf: file))
-        if let name { field("Content-Disposition: form-data; name=\"name\"", Data(name.utf8)) }
+        if let file { part("Content-Disposition: form-data; name=\"file\"; filename=\"\(file.name)\"\r\nContent-Type: application/octet-stream", file.data) }
+        for (name, value) in fields { part("Content-Disposition: form-data; name=\"\(name)\"", Data(value.utf8)) }
         body.append(Data("--\(boundary)--\r\n".utf8))
         return try await send("POST", path, body: body, contentType: "multipart/form-data; boundary=\(boundary)")
     }
 
+    func put(_ path: String, json: [String: Any]) async throws -> Any {
+        try await send("PUT", path, body: try JSONSerialization.data(withJSONObject: json), contentType: "application/json")
+    }
+
+    /// A download: the body's bytes.
+    func bytes(_ path: String) async throws -> Data {
+        try await perform("GET", path, body: nil, contentType: nil, headers: [:])
+    }
+
     private func send(_ method: String, _ path: String, body: Data?, contentType: String?, headers: [String: String] = [:]) async throws -> Any {
+        let data = try await perform(method, path, body: body, contentType: contentType, headers: headers)
+        return (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) ?? [:]
+    }
+
+    private func perform(_ method: String, _ path: String, body: Data?, contentType: String?, headers: [String: String]) async throws -> Data {
         guard let url = URL(string: path, relativeTo: baseURL) else { throw Failure(status: 0, message: "bad path \(path)") }
         var request = URLRequest(url: url)
         request.httpMethod = method
@@ -53,11 +74,11 @@ struct RESTClient: Sendable {
             throw Failure(status: 0, message: "cannot reach the controller at \(baseURL.absoluteString): \(error.localizedDescription)")
         }
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
         guard (200..<300).contains(status) else {
+            let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
             let message = (object as? [String: Any])?["message"] as? String ?? String(decoding: data.prefix(300), as: UTF8.self)
             throw Failure(status: status, message: message)
         }
-        return object ?? [:]
+        return data
     }
 }

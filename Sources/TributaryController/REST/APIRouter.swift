@@ -15,6 +15,7 @@ enum APIRouter {
         let httpParticipants: HTTPParticipants
         let flRateLimiter: FLRateLimiter
         let deviceLimiter: FixedWindowLimiter
+        let deviceUploads: UploadSlots
     }
 
     /// The resources and what their bodies add to the stored rows.
@@ -47,7 +48,7 @@ enum APIRouter {
         DashboardRoutes(assetsDirectory: d.configuration.dashboardDirectory).register(on: router)
         FLFrameworkAPI(store: d.store, sessions: d.sessions, registry: d.registry, cohort: d.cohort, participants: d.httpParticipants,
                        events: d.events, limiter: d.flRateLimiter).register(on: router)
-        DeviceAPI(store: d.store, authentication: d.authentication, sessions: d.sessions, cohort: d.cohort, limiter: d.deviceLimiter,
+        DeviceAPI(store: d.store, authentication: d.authentication, sessions: d.sessions, cohort: d.cohort, limiter: d.deviceLimiter, uploads: d.deviceUploads,
                   requestsPerMinute: d.configuration.deviceRequestsPerMinute, heartbeatInterval: d.configuration.deviceHeartbeatInterval,
                   roundTimeoutRange: d.configuration.deviceRoundMinimumTimeout...3600).register(on: router)
 

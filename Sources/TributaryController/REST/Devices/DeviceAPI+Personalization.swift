@@ -50,31 +50,35 @@ extension DeviceAPI {
         }
         api.post("training/personalized/:device") { request, context in
             let device = try actingDevice(try await caller(request), named: try context.parameters.require("device"))
-            let body = try await request.bodyObject(limit: ModelRoutes.maxUploadBytes / 3 * 4 + (1 << 20), allowEmpty: false)
-            let (model, federation) = try personalizationKey(try body.string("model_id") ?? request.query("model_id"),
-                                                             try body.string("federation_id") ?? request.query("federation_id"))
-            let existing = try personalState(device, model, federation)
-            var state = existing ?? PersonalizationRecord(deviceId: device.id, modelId: model, federationId: federation, strategy: "local_finetune")
-            if let strategy = try body.string("strategy") { state.strategy = strategy }
-            if body["metrics"] != nil { state.metrics = try Self.numberMetrics(body["metrics"]) }
-            if let encoded = try body.string("weights_data") {
-                guard let bytes = Data(base64Encoded: encoded) else { throw DeviceError.badRequest("field 'weights_data' must be base64") }
-                let weights = try decodeUpload([UInt8](bytes), field: "weights_data", npyArrayName: "arr_0")
-                do { try weights.validateFinite() } catch {
-                    throw DeviceError.badRequest("field 'weights_data' was refused: \(error)")
-                }
-                let key = "personal-\(Store.newId())"
-                try store.updates.write(weights, id: key)
-                if let old = state.weightsKey { try? FileManager.default.removeItem(at: store.updates.url(id: old)) }
-                state.weightsKey = key
-                state.weightsBytes = weights.spec.totalBytes
-            }
-            state.updatedAt = Date()
-            try store.save(state)
-            var out = present(state)
-            out["created"] = existing == nil
-            return try APIResponse.object(out)
+            return try await uploads.withSlot { try await upsertPersonalization(request, device: device) }
         }
+    }
+
+    private func upsertPersonalization(_ request: Request, device: DeviceRecord) async throws -> Response {
+        let body = try await request.bodyObject(limit: ModelRoutes.maxUploadBytes / 3 * 4 + (1 << 20), allowEmpty: false)
+        let (model, federation) = try personalizationKey(try body.string("model_id") ?? request.query("model_id"),
+                                                         try body.string("federation_id") ?? request.query("federation_id"))
+        let existing = try personalState(device, model, federation)
+        var state = existing ?? PersonalizationRecord(deviceId: device.id, modelId: model, federationId: federation, strategy: "local_finetune")
+        if let strategy = try body.string("strategy") { state.strategy = strategy }
+        if body["metrics"] != nil { state.metrics = try Self.numberMetrics(body["metrics"]) }
+        if let encoded = try body.string("weights_data") {
+            guard let bytes = Data(base64Encoded: encoded) else { throw DeviceError.badRequest("field 'weights_data' must be base64") }
+            let weights = try decodeUpload([UInt8](bytes), field: "weights_data", npyArrayName: "arr_0")
+            do { try weights.validateFinite() } catch {
+                throw DeviceError.badRequest("field 'weights_data' was refused: \(error)")
+            }
+            let key = "personal-\(Store.newId())"
+            try store.updates.write(weights, id: key)
+            if let old = state.weightsKey { try? FileManager.default.removeItem(at: store.updates.url(id: old)) }
+            state.weightsKey = key
+            state.weightsBytes = weights.spec.totalBytes
+        }
+        state.updatedAt = Date()
+        try store.save(state)
+        var out = present(state)
+        out["created"] = existing == nil
+        return try APIResponse.object(out)
     }
 
     private func personalState(_ device: DeviceRecord, _ model: String, _ federation: String) throws -> PersonalizationRecord? {

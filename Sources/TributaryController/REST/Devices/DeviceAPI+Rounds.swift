@@ -40,36 +40,39 @@ extension DeviceAPI {
 
     /// Multipart `file` (.npz, .npy or native), `num_samples` (the update's weight), and the
     /// optional `local_loss`, `local_accuracy`, `training_time_seconds`; with an org key, also
-    /// `device_id`. The body is bounded by the upload limit and the update is folded at once.
+    /// `device_id`. The body is read only when an upload slot is free (`UploadSlots`), bounded by
+    /// the upload limit, and the update is folded at once.
     private func submitUpdate(_ request: Request, roundId: String) async throws -> Response {
         let principal = try await caller(request)
         let round = try requireRound(roundId)
         guard await openCohort(for: round) != nil else {
             throw DeviceError(status: .conflict, message: "round '\(roundId)' is not accepting updates (status \(round.status(open: false)))")
         }
-        let buffer = try await request.body.collect(upTo: ModelRoutes.maxUploadBytes)
-        let form = try MultipartForm(buffer: buffer, contentType: request.headers[.contentType] ?? "")
-        let device = try actingDevice(principal, named: form.fields["device_id"])
-        guard let file = form.files["file"] else { throw DeviceError.badRequest("multipart field 'file' is required") }
-        guard let samplesText = form.fields["num_samples"], let samples = Int(samplesText), samples > 0 else {
-            throw DeviceError.badRequest("field 'num_samples' is required: a positive integer")
+        return try await uploads.withSlot {
+            let buffer = try await request.body.collect(upTo: ModelRoutes.maxUploadBytes)
+            let form = try MultipartForm(buffer: buffer, contentType: request.headers[.contentType] ?? "")
+            let device = try actingDevice(principal, named: form.fields["device_id"])
+            guard let file = form.files["file"] else { throw DeviceError.badRequest("multipart field 'file' is required") }
+            guard let samplesText = form.fields["num_samples"], let samples = Int(samplesText), samples > 0 else {
+                throw DeviceError.badRequest("field 'num_samples' is required: a positive integer")
+            }
+            var metrics: [String: Double] = ["num_samples": Double(samples)]
+            for key in ["local_loss", "local_accuracy", "training_time_seconds"] {
+                guard let text = form.fields[key] else { continue }
+                guard let value = Double(text), value.isFinite else { throw DeviceError.badRequest("field '\(key)' must be a number, got '\(text)'") }
+                metrics[key] = value
+            }
+            // A single .npy array is one tensor named after the file (NumPy's own default otherwise).
+            let stem = file.filename.map { ($0 as NSString).deletingPathExtension } ?? ""
+            let update = try decodeUpload(file.bytes, field: "file", npyArrayName: stem.isEmpty ? "arr_0" : stem)
+            try await submitToCohort(device, update: update, samples: samples, metrics: metrics, roundId: round.id)
+            var out: [String: Any] = [
+                "id": Store.newId(), "round_id": round.id, "device_id": device.id, "device_identifier": device.deviceIdentifier,
+                "model_size_bytes": update.spec.totalBytes, "num_samples": samples, "created_at": FLFormat.now(), "model_path": NSNull(),
+            ]
+            for key in ["local_loss", "local_accuracy", "training_time_seconds"] { out[key] = metrics[key] as Any? ?? NSNull() }
+            return try APIResponse.object(out, status: .created)
         }
-        var metrics: [String: Double] = ["num_samples": Double(samples)]
-        for key in ["local_loss", "local_accuracy", "training_time_seconds"] {
-            guard let text = form.fields[key] else { continue }
-            guard let value = Double(text), value.isFinite else { throw DeviceError.badRequest("field '\(key)' must be a number, got '\(text)'") }
-            metrics[key] = value
-        }
-        // A single .npy array is one tensor named after the file (NumPy's own default otherwise).
-        let stem = file.filename.map { ($0 as NSString).deletingPathExtension } ?? ""
-        let update = try decodeUpload(file.bytes, field: "file", npyArrayName: stem.isEmpty ? "arr_0" : stem)
-        try await submitToCohort(device, update: update, samples: samples, metrics: metrics, roundId: round.id)
-        var out: [String: Any] = [
-            "id": Store.newId(), "round_id": round.id, "device_id": device.id, "device_identifier": device.deviceIdentifier,
-            "model_size_bytes": update.spec.totalBytes, "num_samples": samples, "created_at": FLFormat.now(), "model_path": NSNull(),
-        ]
-        for key in ["local_loss", "local_accuracy", "training_time_seconds"] { out[key] = metrics[key] as Any? ?? NSNull() }
-        return try APIResponse.object(out, status: .created)
     }
 
     /// A model a device sent, in a format this server reads; 400 naming `field` otherwise.

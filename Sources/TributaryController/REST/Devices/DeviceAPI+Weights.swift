@@ -15,7 +15,10 @@ import TributaryStore
 /// other update — else it is stored for a later `/training/aggregate` of its version.
 extension DeviceAPI {
     func registerWeights<Context: RequestContext>(on api: RouterGroup<Context>) {
-        api.post("training/weights") { request, _ in try await uploadWeights(request) }
+        api.post("training/weights") { request, _ in
+            let principal = try await caller(request)
+            return try await uploads.withSlot { try await uploadWeights(request, principal: principal) }
+        }
         api.get("training/updates/summary") { request, _ in
             let principal = try await caller(request)
             let (lineage, version) = try requestedVersion(request)
@@ -50,8 +53,7 @@ extension DeviceAPI {
         api.post("training/aggregate") { request, _ in try await aggregate(request) }
     }
 
-    private func uploadWeights(_ request: Request) async throws -> Response {
-        let principal = try await caller(request)
+    private func uploadWeights(_ request: Request, principal: DevicePrincipal) async throws -> Response {
         let body = try await request.bodyObject(limit: ModelRoutes.maxUploadBytes / 3 * 4 + (1 << 20), allowEmpty: false)
         let device = try actingDevice(principal, named: try body.string("device_id") ?? body.string("device_identifier"))
         guard let modelName = try body.string("model_id") else { throw DeviceError.badRequest("field 'model_id' is required") }

@@ -24,6 +24,8 @@ struct DeviceAPI: Sendable {
     let sessions: SessionManager
     let cohort: HTTPCohort
     let limiter: FixedWindowLimiter
+    /// Bounds the model uploads read at once (memory: a few models, whatever the number of devices).
+    let uploads: UploadSlots
     let requestsPerMinute: Int
     /// How often devices are expected to heartbeat.
     let heartbeatInterval: TimeInterval
