@@ -96,16 +96,15 @@ if device_rows:
                " HTTP/1.1 loopback, 32 in flight), fresh processes, 1 warm-up device round then the timed ones."
                " *device / nng*: the device round's median ÷ the nng row of the same shape (fewest combiners), measured in this run.")
     out.append("")
-    out.append("| N | P | rounds ok | round s median | min | max | nng round s (C) | device / nng | RSS controller MB | controller RSS / model | RSS swarm MB |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    out.append("| N | P | rounds ok | round s median | min | max | nng round s (C) | device / nng | RSS controller MB | RSS swarm MB |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|")
     for d in device_rows:
         nng = sorted((r for r in rows if r["n"] == d["n"] and float(r["p"]) == float(d["p"]) and r.get("median")), key=lambda r: r["c"])
         ref = nng[0] if nng else None
         ratio = d["median"] / ref["median"] if ref and d.get("median") else None
-        per_model = mb(d.get("rss_controller")) * 1048576 / d["model_bytes"] if mb(d.get("rss_controller")) else None
         out.append(f"| {d['n']} | {d['p']} | {d['finished']}/{d['total']} | {f(d.get('median'))} | {f(d.get('min'))} | {f(d.get('max'))} "
                    f"| {f(ref['median']) + ' (C=' + str(ref['c']) + ')' if ref else '–'} | {f(ratio, '{:.1f}×')} | {d.get('rss_controller')} "
-                   f"| {f(per_model, '{:.0f}')} | {d.get('rss_swarm')} |")
+                   f"| {d.get('rss_swarm')} |")
     out.append("")
 
 
