@@ -60,7 +60,7 @@ public final class ClientService: Service, Sendable {
         while !Task.isCancelled {
             do {
                 let assignment = try await api.addClient(id: configuration.clientId, name: configuration.name, preferredCombiner: configuration.preferredCombiner)
-                let peer = try PeerConnection(url: assignment.combinerAddress)
+                let peer = try PeerConnection(url: assignment.combinerAddress, credential: assignment.peerToken)
                 let closeNotices: @Sendable () -> Void
                 do {
                     closeNotices = try subscribe(to: assignment.combinerPublishAddress)

@@ -10,8 +10,10 @@ struct ControllerAPI: Sendable {
         var combiner: String
         var combinerAddress: String
         var combinerPublishAddress: String
+        /// This client's peer token for its combiner, when the network requires peer tokens.
+        var peerToken: String?
         enum CodingKeys: String, CodingKey {
-            case combiner, combinerAddress = "combiner_address", combinerPublishAddress = "combiner_publish_address"
+            case combiner, combinerAddress = "combiner_address", combinerPublishAddress = "combiner_publish_address", peerToken = "peer_token"
         }
     }
 

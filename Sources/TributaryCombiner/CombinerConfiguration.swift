@@ -15,6 +15,9 @@ public struct CombinerConfiguration: Sendable {
     /// full). One upload always fits, so peak memory is about 3× the model (global copy,
     /// accumulator, one staged upload) plus this constant.
     public var maxStagingBytes: Int = 64 << 20
+    /// The peer token this combiner presents to the controller (`tributary-controller
+    /// --issue-peer-token combiner --name NAME`, or `POST /api/v1/auth/peer-token`); nil: none.
+    public var peerToken: String? = nil
     /// Per-request timeout towards the controller.
     public var requestTimeout: Duration = .seconds(30)
 

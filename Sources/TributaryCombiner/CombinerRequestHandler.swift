@@ -3,10 +3,13 @@ import TributaryModel
 import TributaryWire
 
 /// Answers clients on the combiner's REP socket. Each message kind is decoded and handled
-/// here, in one place; anything malformed gets an error reply and a log line.
+/// here, in one place; anything malformed gets an error reply and a log line. When the
+/// network requires peer tokens, each request's must be a client's and name the client the
+/// request speaks for (`gate`).
 struct CombinerRequestHandler: Sendable {
     let name: String
     let state: CombinerState
+    let gate: PeerGate
     let logger: Logger
 
     func handle(_ message: Message) async -> Message {
@@ -20,16 +23,19 @@ struct CombinerRequestHandler: Sendable {
             guard !request.clientId.isEmpty, request.clientId.utf8.count <= 256 else {
                 throw WireError(.malformed, "client id must be 1 to 256 bytes")
             }
+            try await gate.check(frame, .client, as: request.clientId)
             await state.registerClient(id: request.clientId, name: request.name)
             return try Frame.encode(.clientRegistered, ClientRegistered(combiner: name, heartbeatSeconds: await state.heartbeatSeconds()))
 
         case .clientHeartbeat:
             let beat = try frame.decodeMetadata(ClientHeartbeat.self)
+            try await gate.check(frame, .client, as: beat.clientId)
             let (known, task) = await state.clientHeartbeat(id: beat.clientId)
             return try Frame.encode(.clientHeartbeatReply, ClientHeartbeatReply(task: task, mustRegister: !known))
 
         case .getModelInfo:
             let request = try frame.decodeMetadata(GetModelInfo.self)
+            try await gate.check(frame, .client, as: nil)
             guard let (model, checksum) = await state.model(id: request.modelId) else {
                 throw WireError(.notFound, "model \(request.modelId) is not served here now")
             }
@@ -37,6 +43,7 @@ struct CombinerRequestHandler: Sendable {
 
         case .getModelChunk:
             let request = try frame.decodeMetadata(GetModelChunk.self)
+            try await gate.check(frame, .client, as: nil)
             guard let (model, _) = await state.model(id: request.modelId) else {
                 throw WireError(.notFound, "model \(request.modelId) is not served here now")
             }
@@ -44,6 +51,7 @@ struct CombinerRequestHandler: Sendable {
 
         case .submitUpdate:
             let meta = try frame.decodeMetadata(UploadChunk.self)
+            try await gate.check(frame, .client, as: meta.sender)
             switch try await state.uploadRoom.admit({ try await state.receiveUpdate(meta, frame: frame) }) {
             case .receipt(let receipt):
                 return try Frame.encode(.uploadReceipt, receipt)
@@ -59,11 +67,15 @@ struct CombinerRequestHandler: Sendable {
             }
 
         case .submitValidation:
-            try await state.receiveValidation(frame.decodeMetadata(ValidationReport.self))
+            let report = try frame.decodeMetadata(ValidationReport.self)
+            try await gate.check(frame, .client, as: report.clientId)
+            try await state.receiveValidation(report)
             return try Frame.encode(.ack, Empty())
 
         case .taskFailed:
-            try await state.clientFailed(frame.decodeMetadata(TaskFailure.self))
+            let failure = try frame.decodeMetadata(TaskFailure.self)
+            try await gate.check(frame, .client, as: failure.clientId)
+            try await state.clientFailed(failure)
             return try Frame.encode(.ack, Empty())
 
         default:

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Metrics
 import ServiceLifecycle
@@ -15,6 +16,8 @@ public final class CombinerService: Service, Sendable {
     let state: CombinerState
     let controller: PeerConnection
     let clientNotices: Publisher
+    /// Checks clients' peer tokens once the controller says the network requires them.
+    let clientGate: PeerGate
     private let replySocket: Socket
     private let server: ReplyServer
     private let wakeup = Wakeup()
@@ -26,7 +29,8 @@ public final class CombinerService: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         state = CombinerState(heartbeatInterval: .seconds(1), maxStagingBytes: configuration.maxStagingBytes, logger: logger)
-        controller = try PeerConnection(url: configuration.controllerAddress)
+        controller = try PeerConnection(url: configuration.controllerAddress, credential: configuration.peerToken)
+        clientGate = PeerGate(logger: logger)
 
         var options = SocketOptions()
         options.receiveMaxSize = FrameLimits.receiveMaxSize
@@ -36,7 +40,7 @@ public final class CombinerService: Service, Sendable {
         replyURL = AdvertisedAddress.replacingHost(of: boundReply, with: configuration.advertiseHost)
         publishURL = AdvertisedAddress.replacingHost(of: clientNotices.url, with: configuration.advertiseHost)
 
-        let handler = CombinerRequestHandler(name: configuration.name, state: state, logger: logger)
+        let handler = CombinerRequestHandler(name: configuration.name, state: state, gate: clientGate, logger: logger)
         server = ReplyServer(socket: replySocket, concurrency: configuration.replyConcurrency, logger: logger) { await handler.handle($0) }
     }
 
@@ -86,7 +90,7 @@ public final class CombinerService: Service, Sendable {
                 let reply = try await controller.call(
                     .combinerHeartbeat,
                     CombinerHeartbeat(name: configuration.name, clients: await state.onlineClients(), staleClients: await state.staleClients(),
-                                      progress: await state.progress()),
+                                      progress: await state.progress(), refusals: await clientGate.drain()),
                     expecting: .combinerHeartbeatReply, as: CombinerHeartbeatReply.self,
                     timeout: min(max(heartbeat.withLock { $0 } * 2, .seconds(2)), configuration.requestTimeout))
                 if reply.mustRegister {
@@ -117,7 +121,11 @@ public final class CombinerService: Service, Sendable {
         heartbeat.withLock { $0 = interval }
         await state.setHeartbeatInterval(interval)
         try subscribe(to: reply.publishAddress)
-        logger.info("registered with controller", metadata: ["combiner_id": "\(reply.combinerId)"])
+        if let key = reply.peerPublicKey {
+            guard let raw = Data(base64Encoded: key) else { throw WireError(.malformed, "the controller's peer public key is not base64") }
+            await clientGate.require(try PeerTokenVerifier(publicKey: raw))
+        }
+        logger.info("registered with controller", metadata: ["combiner_id": "\(reply.combinerId)", "peer_auth": "\(reply.peerPublicKey != nil)"])
     }
 
     /// Round notices from the controller only wake the heartbeat loop early.

@@ -8,6 +8,9 @@ public struct ControllerConfiguration: Sendable {
     public var httpHost: String = "127.0.0.1"
     /// HS256 secret for bearer-JWT authentication of the REST API; nil: authentication off.
     public var jwtSecret: String? = nil
+    /// Peer authentication on nng: every combiner and client request must carry a peer token
+    /// the controller signed (Ed25519; the key is `peer-signing.key` in the data directory).
+    public var peerAuthentication = false
     /// The network's name, reported to clients by `GET /api/v1/clients/config`.
     public var networkId: String = "tributary"
     public var httpPort: Int = 8092

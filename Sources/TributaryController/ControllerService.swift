@@ -32,12 +32,16 @@ public final class ControllerService: Sendable {
     private let logger: Logger
     /// Bearer-JWT checking of REST and WebSocket requests; nil when no secret is configured.
     let authentication: APIAuthentication?
+    /// Signs peer tokens (combiners', and clients' through `clients/add`); nil without peer authentication.
+    let peerIssuer: PeerTokenIssuer?
 
     public init(configuration: ControllerConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         authentication = configuration.jwtSecret.map(APIAuthentication.init(secret:))
         store = try Store(directory: configuration.dataDirectory)
+        let issuer = configuration.peerAuthentication ? try PeerTokenIssuer.load(orCreateAt: Self.peerKeyURL(configuration.dataDirectory)) : nil
+        peerIssuer = issuer
         registry = NetworkRegistry(store: store, heartbeatInterval: configuration.heartbeatInterval, events: events, logger: logger)
         let models = ModelCache(store: store)
         let jobs = JobBoard(maxStagingBytes: configuration.maxStagingBytes, logger: logger)
@@ -56,8 +60,21 @@ public final class ControllerService: Sendable {
         let runner = RoundRunner(store: store, registry: registry, jobs: jobs, models: models, notices: publisher, logger: logger,
                                  httpParticipants: httpParticipants, cohort: cohort, cancellations: RoundCancellations())
         sessions = SessionManager(store: store, registry: registry, runner: runner, events: events, logger: logger)
-        let handler = ControllerRequestHandler(registry: registry, jobs: jobs, models: models, heartbeatInterval: configuration.heartbeatInterval, publishAddress: publishURL, logger: logger)
+        let statuses = store
+        let gate = PeerGate(verifier: try issuer?.verifier, logger: logger) { refusal, role in
+            // Refused peers are part of the network's record: a status event each.
+            let event = StatusRecord(status: "\(role.rawValue) request refused (\(refusal.kind)): \(refusal.reason)", logLevel: "WARNING", type: "PEER_AUTH_REFUSED",
+                                     sessionId: nil, roundNumber: nil, senderName: refusal.claimed ?? "unknown", senderRole: role.rawValue)
+            try? statuses.insert(event)
+        }
+        let handler = ControllerRequestHandler(registry: registry, jobs: jobs, models: models, gate: gate, peerPublicKey: issuer?.publicKey,
+                                               heartbeatInterval: configuration.heartbeatInterval, publishAddress: publishURL, logger: logger)
         server = ReplyServer(socket: replySocket, concurrency: configuration.replyConcurrency, logger: logger) { await handler.handle($0) }
+    }
+
+    /// Where the controller keeps its peer-token signing key.
+    public static func peerKeyURL(_ dataDirectory: URL) -> URL {
+        dataDirectory.appendingPathComponent("peer-signing.key")
     }
 
     /// Serves nng and HTTP until cancelled or shut down gracefully.
@@ -80,7 +97,7 @@ public final class ControllerService: Sendable {
     func makeRouter() throws -> Router<BasicRequestContext> {
         try APIRouter.build(.init(store: store, registry: registry, sessions: sessions, events: events, configuration: configuration,
                                   authentication: authentication, cohort: cohort, httpParticipants: httpParticipants, flRateLimiter: flRateLimiter,
-                                  deviceLimiter: deviceLimiter, deviceUploads: deviceUploads))
+                                  deviceLimiter: deviceLimiter, deviceUploads: deviceUploads, peerIssuer: peerIssuer))
     }
 
     /// The nng side as a ServiceLifecycle service: the REP server and the liveness sweep.

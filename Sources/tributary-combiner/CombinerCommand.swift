@@ -31,6 +31,8 @@ struct CombinerCommand: AsyncParsableCommand {
     var metricsHost: String = "127.0.0.1"
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
+    @Option(help: "Peer token presented to the controller (default: $TRIBUTARY_PEER_TOKEN); needed when the controller runs with --peer-auth.")
+    var peerToken: String?
     @Option(help: "Log format: text or json (one object per line).")
     var logFormat: LogSetup.Format = .text
 
@@ -42,6 +44,7 @@ struct CombinerCommand: AsyncParsableCommand {
         config.replyAddress = listen
         config.publishAddress = publish
         config.advertiseHost = advertiseHost
+        config.peerToken = (peerToken ?? ProcessInfo.processInfo.environment["TRIBUTARY_PEER_TOKEN"]).flatMap { $0.isEmpty ? nil : $0 }
         let service = try CombinerService(configuration: config, logger: logger)
         var services: [any Service] = [service]
         if let metricsPort {

@@ -40,6 +40,12 @@ struct ControllerCommand: AsyncParsableCommand {
     var tokenDays: Double = 30
     @Option(help: "Serve the dashboard's files from this directory instead of the built-in copies (to edit the page without a rebuild).")
     var dashboardDir: String?
+    @Flag(help: "Peer authentication on nng: combiners and clients must present a peer token this controller signed (needs --jwt-secret, which guards the routes that hand tokens out).")
+    var peerAuth = false
+    @Option(help: "Print a peer token of this role (combiner or client) for --name, signed with the key in --data-dir, then exit.")
+    var issuePeerToken: String?
+    @Option(help: "The combiner name or client id of --issue-peer-token.")
+    var name: String?
     @Option(help: "Device API: requests a minute allowed per key (device or org); past it, 429 with Retry-After.")
     var deviceRateLimit = 100
     @Option(help: "Device API: the heartbeat interval devices are expected to keep, in seconds (stale after 2 missed, offline after 5).")
@@ -56,6 +62,17 @@ struct ControllerCommand: AsyncParsableCommand {
             print(try await APIAuthentication(secret: jwtSecret).issue(role: role, subject: "cli", days: tokenDays).token)
             return
         }
+        if let role = issuePeerToken {
+            guard let role = PeerRole(rawValue: role), let name, !name.isEmpty else {
+                throw ValidationError("--issue-peer-token needs a role of combiner or client and --name")
+            }
+            let issuer = try PeerTokenIssuer.load(orCreateAt: ControllerService.peerKeyURL(URL(fileURLWithPath: dataDir)))
+            print(try await issuer.issue(role: role, name: name, lifetime: .seconds(tokenDays * 86_400)))
+            return
+        }
+        if peerAuth && jwtSecret == nil {
+            throw ValidationError("--peer-auth needs --jwt-secret: without API authentication anyone could ask clients/add for a client's peer token")
+        }
         let logger = LogSetup.bootstrap(label: "tributary.controller", level: logLevel, format: logFormat)
         ShutdownWatchdog.install()
         Telemetry.bootstrap()
@@ -67,6 +84,7 @@ struct ControllerCommand: AsyncParsableCommand {
         config.advertiseHost = advertiseHost
         config.heartbeatInterval = .milliseconds(Int64(heartbeat * 1000))
         config.jwtSecret = jwtSecret
+        config.peerAuthentication = peerAuth
         config.dashboardDirectory = dashboardDir.map { URL(fileURLWithPath: $0) }
         guard deviceRateLimit >= 1, deviceHeartbeat > 0, (1...3600).contains(deviceRoundMinTimeout) else {
             throw ValidationError("--device-rate-limit must be at least 1, --device-heartbeat positive, --device-round-min-timeout 1 to 3600")

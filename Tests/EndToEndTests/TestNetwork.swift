@@ -15,6 +15,9 @@ final class TestNetwork: @unchecked Sendable {
     let controllerPublish: String
     var controllerURL: URL { URL(string: "http://127.0.0.1:\(httpPort)")! }
     private(set) var processes: [String: Process] = [:]
+    /// The REST bearer token of a controller with `--jwt-secret`: sent by `request`, and given to
+    /// every process started here as `$TRIBUTARY_TOKEN`.
+    var token: String?
 
     init() throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tributary-e2e-\(UUID().uuidString.prefix(8))")
@@ -39,6 +42,7 @@ final class TestNetwork: @unchecked Sendable {
         let process = Process()
         process.executableURL = Self.binDirectory.appendingPathComponent(executable)
         process.arguments = arguments
+        if let token { process.environment = ProcessInfo.processInfo.environment.merging(["TRIBUTARY_TOKEN": token]) { $1 } }
         let log = directory.appendingPathComponent("\(role).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
@@ -77,9 +81,23 @@ final class TestNetwork: @unchecked Sendable {
         process.executableURL = Self.binDirectory.appendingPathComponent(executable)
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
+        if let token { process.environment = ProcessInfo.processInfo.environment.merging(["TRIBUTARY_TOKEN": token]) { $1 } }
         try process.run()
         process.waitUntilExit()
         return process.terminationStatus
+    }
+
+    /// Runs a short-lived executable to completion and returns what it printed.
+    func output(_ executable: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = Self.binDirectory.appendingPathComponent(executable)
+        process.arguments = arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     func signal(_ role: String, _ signal: Int32) {
@@ -111,6 +129,7 @@ final class TestNetwork: @unchecked Sendable {
             request.httpBody = try JSONSerialization.data(withJSONObject: json)
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
+        if let token, headers["Authorization"] == nil { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
         let (data, response) = try await URLSession.shared.data(for: request)
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]))

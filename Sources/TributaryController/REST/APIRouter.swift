@@ -1,4 +1,5 @@
 import Hummingbird
+import TributaryWire
 import TributaryStore
 
 /// The controller's REST facade: every route group of the Scaleout Edge API and what FEDn
@@ -16,6 +17,7 @@ enum APIRouter {
         let flRateLimiter: FLRateLimiter
         let deviceLimiter: FixedWindowLimiter
         let deviceUploads: UploadSlots
+        let peerIssuer: PeerTokenIssuer?
     }
 
     /// The resources and what their bodies add to the stored rows.
@@ -44,7 +46,7 @@ enum APIRouter {
         router.get("/health") { _, _ in APIResponse.message("OK") }
         router.get("/get_controller_status") { _, _ in try APIResponse.object(["state": await d.sessions.state]) }
         MetricsRoute.register(on: router)
-        AuthRoutes(authentication: d.authentication).register(on: router)
+        AuthRoutes(authentication: d.authentication, peerIssuer: d.peerIssuer).register(on: router)
         DashboardRoutes(assetsDirectory: d.configuration.dashboardDirectory).register(on: router)
         FLFrameworkAPI(store: d.store, sessions: d.sessions, registry: d.registry, cohort: d.cohort, participants: d.httpParticipants,
                        events: d.events, limiter: d.flRateLimiter).register(on: router)
@@ -59,7 +61,7 @@ enum APIRouter {
         let uploads = try FileUploads(store: d.store)
         FileUploadRoutes(uploads: uploads).register(on: router)
         ModelRoutes(store: d.store, uploads: uploads, resource: Resources.models).register(on: router)
-        ClientRoutes(store: d.store, registry: d.registry, configuration: d.configuration).register(on: router)
+        ClientRoutes(store: d.store, registry: d.registry, configuration: d.configuration, peerIssuer: d.peerIssuer).register(on: router)
         CombinerRoutes(store: d.store, registry: d.registry, resource: Resources.combiners).register(on: router)
         EventRecordRoutes(store: d.store, statuses: Resources.statuses, attributes: Resources.attributes, telemetry: Resources.telemetry)
             .register(on: router)

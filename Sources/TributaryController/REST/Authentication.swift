@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import TributaryWire
 import JWTKit
 
 /// What an API token carries: FEDn's `role` claim (`admin` or `client`), who it is for and
@@ -106,8 +107,23 @@ struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
 /// admin may issue admin or client tokens; a client only client tokens.
 struct AuthRoutes {
     let authentication: APIAuthentication?
+    let peerIssuer: PeerTokenIssuer?
 
     func register<Context: RequestContext>(on router: Router<Context>) {
+        // `POST /api/v1/auth/peer-token {role: combiner|client, name, expires_in_days}` (admin):
+        // a peer token for nng, signed with the controller's Ed25519 key.
+        router.post("/api/v1/auth/peer-token") { request, _ in
+            guard let peerIssuer else {
+                throw APIError.badRequest("peer authentication is not enabled on this controller (start it with --peer-auth)")
+            }
+            let body = try await request.bodyObject()
+            guard let role = try body.string("role").flatMap(PeerRole.init(rawValue:)) else { throw APIError.badRequest("field 'role' must be combiner or client") }
+            guard let name = try body.string("name"), !name.isEmpty, name.utf8.count <= 256 else { throw APIError.badRequest("field 'name' is required: 1 to 256 bytes") }
+            let days = try body.number("expires_in_days") ?? 30
+            guard days > 0, days <= 3650 else { throw APIError.badRequest("field 'expires_in_days' must be between 0 and 3650") }
+            let token = try await peerIssuer.issue(role: role, name: name, lifetime: .seconds(days * 86_400))
+            return try APIResponse.object(["token": token, "role": role.rawValue, "name": name], status: .created)
+        }
         router.post("/api/v1/auth/token") { request, _ in
             guard let authentication else {
                 throw APIError.badRequest("authentication is not enabled on this controller (start it with --jwt-secret)")

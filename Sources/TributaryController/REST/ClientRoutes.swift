@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import TributaryWire
 import TributaryStore
 
 /// Client writes and views beyond the shared read routes: `POST /add` (where a client
@@ -8,6 +9,8 @@ struct ClientRoutes {
     let store: Store
     let registry: NetworkRegistry
     let configuration: ControllerConfiguration
+    /// With peer authentication on, each assignment carries the client's peer token.
+    let peerIssuer: PeerTokenIssuer?
 
     struct AddRequest: Decodable {
         var clientId: String
@@ -41,10 +44,12 @@ struct ClientRoutes {
         let port: Int?
         let package: String
         let helperType = "numpyhelper"
+        /// The token the client presents to its combiner (nil without peer authentication).
+        var peerToken: String? = nil
 
         enum CodingKeys: String, CodingKey {
             case status, clientId = "client_id", combiner, combinerAddress = "combiner_address"
-            case combinerPublishAddress = "combiner_publish_address", host, fqdn, port, package, helperType = "helper_type"
+            case combinerPublishAddress = "combiner_publish_address", host, fqdn, port, package, helperType = "helper_type", peerToken = "peer_token"
         }
 
         func encode(to encoder: any Encoder) throws {
@@ -59,6 +64,7 @@ struct ClientRoutes {
             try c.encode(port, forKey: .port)
             try c.encode(package, forKey: .package)
             try c.encode(helperType, forKey: .helperType)
+            try c.encodeIfPresent(peerToken, forKey: .peerToken)
         }
     }
 
@@ -98,7 +104,8 @@ struct ClientRoutes {
             let endpoint = NNGAddress(combiner.address)
             return try APIResponse.json(AddResponse(
                 clientId: body.clientId, combiner: combiner.name, combinerAddress: combiner.address,
-                combinerPublishAddress: combiner.publishAddress, host: endpoint.host, port: endpoint.port, package: body.package ?? "local"))
+                combinerPublishAddress: combiner.publishAddress, host: endpoint.host, port: endpoint.port, package: body.package ?? "local",
+                peerToken: try await peerIssuer?.issue(role: .client, name: body.clientId)))
         }
     }
 }

@@ -59,12 +59,28 @@ public struct Frame: @unchecked Sendable {
         }
     }
 
-    /// Encodes a frame into a new nng message: header, metadata, padding, payload (one copy
-    /// of the payload, straight into the message body).
+    /// The sender's peer token, carried as the metadata's `auth` field (every message kind's
+    /// metadata is a JSON object, and decoders ignore fields they do not know).
+    public var auth: String? {
+        (try? JSONDecoder().decode(AuthField.self, from: metadata))?.auth
+    }
+
+    private struct AuthField: Decodable { var auth: String? }
+
+    /// Encodes a frame into a new nng message: header, metadata (with `auth`, the sender's
+    /// peer token, when given), padding, payload (one copy of the payload, straight into the
+    /// message body).
     public static func encode<M: Encodable>(
-        _ kind: MessageKind, _ metadata: M, payload: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)
+        _ kind: MessageKind, _ metadata: M, payload: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0), auth: String? = nil
     ) throws -> Message {
-        let meta = try JSONEncoder().encode(metadata)
+        var meta = try JSONEncoder().encode(metadata)
+        if let auth, meta.first == UInt8(ascii: "{") {
+            // A JWT is base64url segments and dots: nothing to escape in a JSON string.
+            guard auth.utf8.allSatisfy({ $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }) else {
+                throw WireError(.malformed, "a peer token must be a JWT (base64url and dots)")
+            }
+            meta = Data("{\"auth\":\"\(auth)\"".utf8) + (meta.count > 2 ? Data(",".utf8) : Data()) + meta.dropFirst()
+        }
         let payloadOffset = payload.isEmpty ? FrameHeader.size + meta.count : FrameHeader.payloadOffset(metadataLength: meta.count)
         let message = try Message(capacity: payloadOffset + payload.count)
         let body = message.body

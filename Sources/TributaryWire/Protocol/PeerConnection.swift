@@ -4,10 +4,13 @@ import Foundation
 /// timeout, turns an `.error` reply into a thrown `WireError`, and checks the reply kind.
 public final class PeerConnection: Sendable {
     public let url: String
+    /// The peer token sent with every request (nil: none).
+    public let credential: String?
     private let client: RequestClient
 
-    public init(url: String) throws {
+    public init(url: String, credential: String? = nil) throws {
         self.url = url
+        self.credential = credential
         var options = SocketOptions()
         options.receiveMaxSize = FrameLimits.receiveMaxSize
         client = try RequestClient(url: url, options: options)
@@ -18,7 +21,12 @@ public final class PeerConnection: Sendable {
         _ kind: MessageKind, _ metadata: M, payload: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
         expecting replyKind: MessageKind, timeout: Duration
     ) async throws -> Frame {
-        try await send(Frame.encode(kind, metadata, payload: payload), expecting: replyKind, timeout: timeout)
+        try await send(encode(kind, metadata, payload: payload), expecting: replyKind, timeout: timeout)
+    }
+
+    /// A request frame carrying this connection's credential.
+    public func encode<M: Encodable>(_ kind: MessageKind, _ metadata: M, payload: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) throws -> Message {
+        try Frame.encode(kind, metadata, payload: payload, auth: credential)
     }
 
     /// Sends an already encoded request (built where its payload pointer was valid).

@@ -17,10 +17,14 @@ public struct CombinerRegistered: Codable, Sendable {
     public var heartbeatSeconds: Double
     /// The controller's PUB address, for round notices.
     public var publishAddress: String
-    public init(combinerId: String, heartbeatSeconds: Double, publishAddress: String) {
+    /// The controller's Ed25519 public key (base64) when the network requires peer tokens:
+    /// the combiner then checks its clients' tokens with it.
+    public var peerPublicKey: String?
+    public init(combinerId: String, heartbeatSeconds: Double, publishAddress: String, peerPublicKey: String? = nil) {
         self.combinerId = combinerId
         self.heartbeatSeconds = heartbeatSeconds
         self.publishAddress = publishAddress
+        self.peerPublicKey = peerPublicKey
     }
 }
 
@@ -38,12 +42,16 @@ public struct CombinerHeartbeat: Codable, Sendable {
     public var staleClients: [String]
     /// How far the combiner's current job is (for live progress and events).
     public var progress: JobProgress?
+    /// Client requests this combiner refused for their peer token since its last heartbeat
+    /// (the controller records each as a status event).
+    public var refusals: [PeerRefusal]
 
-    public init(name: String, clients: [String], staleClients: [String] = [], progress: JobProgress? = nil) {
+    public init(name: String, clients: [String], staleClients: [String] = [], progress: JobProgress? = nil, refusals: [PeerRefusal] = []) {
         self.name = name
         self.clients = clients
         self.staleClients = staleClients
         self.progress = progress
+        self.refusals = refusals
     }
 
     public init(from decoder: any Decoder) throws {
@@ -52,6 +60,19 @@ public struct CombinerHeartbeat: Codable, Sendable {
         clients = try c.decode([String].self, forKey: .clients)
         staleClients = try c.decodeIfPresent([String].self, forKey: .staleClients) ?? []
         progress = try c.decodeIfPresent(JobProgress.self, forKey: .progress)
+        refusals = try c.decodeIfPresent([PeerRefusal].self, forKey: .refusals) ?? []
+    }
+}
+
+/// A request refused for its peer token: what it claimed to be, and why.
+public struct PeerRefusal: Codable, Sendable, Equatable {
+    public var kind: String
+    public var claimed: String?
+    public var reason: String
+    public init(kind: String, claimed: String?, reason: String) {
+        self.kind = kind
+        self.claimed = claimed
+        self.reason = reason
     }
 }
 

@@ -15,6 +15,7 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
         case busy               // no upload slot free now: retry shortly
         case notFound           // unknown model id, client id, ...
         case notRegistered
+        case unauthorized       // no, an invalid, expired or another peer's token
         case `internal`
     }
 

@@ -27,4 +27,9 @@ public enum Telemetry {
     /// Results offered to an aggregate: `tributary_updates_total{result="accepted"|"rejected"}`.
     static let updatesAccepted = Counter(label: "tributary_updates_total", dimensions: [("result", "accepted")])
     static let updatesRejected = Counter(label: "tributary_updates_total", dimensions: [("result", "rejected")])
+
+    /// nng requests refused for their peer token: `tributary_peer_auth_refused_total{role}`.
+    static func peerAuthRefused(_ role: PeerRole) -> Metrics.Counter {
+        Metrics.Counter(label: "tributary_peer_auth_refused_total", dimensions: [("role", role.rawValue)])
+    }
 }

@@ -75,7 +75,7 @@ public enum ModelTransfer {
             while true {
                 // A fresh message per attempt: nng owns a message once it is sent.
                 let request = try model.data.withUnsafeBytes { raw in
-                    try Frame.encode(kind, meta, payload: UnsafeRawBufferPointer(rebasing: raw[range]))
+                    try peer.encode(kind, meta, payload: UnsafeRawBufferPointer(rebasing: raw[range]))
                 }
                 do {
                     receipt = try await peer.send(request, expecting: .uploadReceipt, timeout: timeout).decodeMetadata(UploadReceipt.self)
