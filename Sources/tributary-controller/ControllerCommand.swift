@@ -34,7 +34,7 @@ struct ControllerCommand: AsyncParsableCommand {
     var logFormat: LogSetup.Format = .text
     @Option(help: "HS256 secret that turns on bearer-JWT authentication of the REST API (default: $TRIBUTARY_JWT_SECRET; unset: off).")
     var jwtSecret: String?
-    @Option(help: "Print a token of this role (admin or client) signed with --jwt-secret, then exit.")
+    @Option(help: "Print a token of this role (admin, client or observer) signed with --jwt-secret, then exit.")
     var issueToken: String?
     @Option(help: "Lifetime of --issue-token in days.")
     var tokenDays: Double = 30
@@ -56,8 +56,8 @@ struct ControllerCommand: AsyncParsableCommand {
     func run() async throws {
         let jwtSecret = (self.jwtSecret ?? ProcessInfo.processInfo.environment["TRIBUTARY_JWT_SECRET"]).flatMap { $0.isEmpty ? nil : $0 }
         if let role = issueToken {
-            guard let jwtSecret, ["admin", "client"].contains(role) else {
-                throw ValidationError("--issue-token needs --jwt-secret (or TRIBUTARY_JWT_SECRET) and a role of admin or client")
+            guard let jwtSecret, ["admin", "client", "observer"].contains(role) else {
+                throw ValidationError("--issue-token needs --jwt-secret (or TRIBUTARY_JWT_SECRET) and a role of admin, client or observer")
             }
             print(try await APIAuthentication(secret: jwtSecret).issue(role: role, subject: "cli", days: tokenDays).token)
             return

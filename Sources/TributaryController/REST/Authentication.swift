@@ -16,24 +16,11 @@ struct APITokenPayload: JWTPayload {
 }
 
 /// Bearer-JWT authentication of the REST API (HS256 with the controller's secret), off
-/// unless a secret is configured — as FEDn does with `FEDN_JWT_SECRET_KEY`. Every route
-/// needs role `admin` except what clients call (`/clients/add`, package download and
-/// checksum), which `client` tokens may use too; `/health` is open.
+/// unless a secret is configured — as FEDn does with `FEDN_JWT_SECRET_KEY`. The `role` claim
+/// is `admin`, `client` or `observer`; which role each route needs is `RoutePolicy`'s.
 public struct APIAuthentication: Sendable {
     private let keys: Task<JWTKeyCollection, Never>
-    static let roles = ["admin", "client"]
-    static let clientRoutes: Set<String> = ["/api/v1/clients/add", "/api/v1/packages/download", "/api/v1/packages/checksum", "/api/v1/auth/token"]
-
-    /// What a `client` token may call: the routes above, and the FL Framework API's
-    /// participant routes (status, registration, models, its own metrics) — not training
-    /// control or experiments.
-    static func isClientRoute(_ path: String, method: HTTPRequest.Method) -> Bool {
-        if clientRoutes.contains(path) { return true }
-        guard path.hasPrefix(FLFrameworkAPI.base + "/") else { return false }
-        let rest = path.dropFirst(FLFrameworkAPI.base.count + 1)
-        if rest.hasPrefix("training/") || rest.hasPrefix("experiments") { return method == .get && rest == "training/status" }
-        return true
-    }
+    static let roles = ["admin", "client", "observer"]
 
     public init(secret: String) {
         keys = Task {
@@ -72,39 +59,30 @@ public struct APIAuthentication: Sendable {
     }
 }
 
-/// Checks the bearer token of every API request when authentication is on.
+/// Checks the bearer token of every API request when authentication is on, against the role
+/// its route declares (`RoutePolicy`).
 struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let authentication: APIAuthentication?
 
-    /// Paths anyone may read: liveness, metrics, and the dashboard's static files (the page
-    /// holds no data; it asks for a token and sends it with every API call).
-    static func isOpen(_ path: String) -> Bool {
-        path == "/health" || path == "/metrics" || path == "/" || path == "/dashboard" || path.hasPrefix("/dashboard/")
-            || isDeviceKeyRoute(path)
-    }
-
-    /// The device API authenticates every request itself (device keys, org keys, or an admin
-    /// token: `DeviceAPI+Credentials.swift`).
-    static func isDeviceKeyRoute(_ path: String) -> Bool {
-        path == DeviceAPI.base || path.hasPrefix(DeviceAPI.base + "/")
-    }
-
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path.count > 1 && request.uri.path.hasSuffix("/") ? String(request.uri.path.dropLast()) : request.uri.path
-        guard let authentication, !Self.isOpen(path) else { return try await next(request, context) }
+        // The router has resolved the route by now: its pattern, not the concrete path, names it.
+        let pattern = context.endpointPath.map { $0.count > 1 && $0.hasSuffix("/") ? String($0.dropLast()) : $0 } ?? path
+        let role = RoutePolicy.role(request.method, pattern) ?? .admin
+        guard let authentication, role != .open, role != .device else { return try await next(request, context) }
         // Browsers cannot set headers on a WebSocket handshake, so /ws/events also takes the
         // token as `?token=` (the dashboard's way in).
         let header = request.header("Authorization") ?? (path.hasSuffix("/ws/events") ? request.uri.queryParameters.get("token").map { "Bearer \($0)" } : nil)
         let payload = try await authentication.verify(header: header)
-        guard payload.role == "admin" || (payload.role == "client" && APIAuthentication.isClientRoute(path, method: request.method)) else {
-            throw APIError(status: .forbidden, message: "A '\(payload.role)' token may not use \(request.method) \(path)")
+        guard role.admits(payload.role) else {
+            throw APIError(status: .forbidden, message: "A '\(payload.role)' token may not use \(request.method) \(path) (it needs \(role.rawValue))")
         }
         return try await next(request, context)
     }
 }
 
 /// `POST /api/v1/auth/token`: a new long-lived token, for a caller holding a valid one. An
-/// admin may issue admin or client tokens; a client only client tokens.
+/// admin may issue admin, client or observer tokens; a client only client tokens.
 struct AuthRoutes {
     let authentication: APIAuthentication?
     let peerIssuer: PeerTokenIssuer?
@@ -131,7 +109,7 @@ struct AuthRoutes {
             let caller = try await authentication.verify(header: request.header("Authorization"))
             let body = try await request.bodyObject()
             let role = try body.string("token_type") ?? "client"
-            guard APIAuthentication.roles.contains(role) else { throw APIError.badRequest("field 'token_type' must be admin or client") }
+            guard APIAuthentication.roles.contains(role) else { throw APIError.badRequest("field 'token_type' must be admin, client or observer") }
             guard caller.role == "admin" || role == caller.role else {
                 throw APIError(status: .forbidden, message: "a '\(caller.role)' token cannot issue '\(role)' tokens")
             }
