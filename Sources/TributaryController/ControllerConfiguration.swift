@@ -11,6 +11,9 @@ public struct ControllerConfiguration: Sendable {
     /// Peer authentication on nng: every combiner and client request must carry a peer token
     /// the controller signed (Ed25519; the key is `peer-signing.key` in the data directory).
     public var peerAuthentication = false
+    /// HTTPS (and WSS) on the HTTP APIs: a PEM certificate (chain) and its PEM private key.
+    public var tlsCertificate: URL? = nil
+    public var tlsKey: URL? = nil
     /// The network's name, reported to clients by `GET /api/v1/clients/config`.
     public var networkId: String = "tributary"
     public var httpPort: Int = 8092

@@ -1,7 +1,10 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import HummingbirdWebSocket
 import Logging
+import NIOSSL
 import ServiceLifecycle
 import TributaryStore
 import TributaryWire
@@ -72,6 +75,15 @@ public final class ControllerService: Sendable {
         server = ReplyServer(socket: replySocket, concurrency: configuration.replyConcurrency, logger: logger) { await handler.handle($0) }
     }
 
+    /// HTTP/1.1 with WebSocket upgrade (the event streams), inside TLS when a certificate is configured.
+    private func serverBuilder() throws -> HTTPServerBuilder {
+        let plain = HTTPServerBuilder.http1WebSocketUpgrade(webSocketRouter: EventRoutes.router(events: events, authentication: authentication))
+        guard let certificate = configuration.tlsCertificate, let key = configuration.tlsKey else { return plain }
+        let chain = try NIOSSLCertificate.fromPEMFile(certificate.path).map { NIOSSLCertificateSource.certificate($0) }
+        let tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key.path, format: .pem)))
+        return try .tls(plain, tlsConfiguration: tls)
+    }
+
     /// Where the controller keeps its peer-token signing key.
     public static func peerKeyURL(_ dataDirectory: URL) -> URL {
         dataDirectory.appendingPathComponent("peer-signing.key")
@@ -81,13 +93,13 @@ public final class ControllerService: Sendable {
     public func run() async throws {
         let app = Application(
             router: try makeRouter(),
-            server: .http1WebSocketUpgrade(webSocketRouter: EventRoutes.router(events: events, authentication: authentication)),
+            server: try serverBuilder(),
             configuration: .init(address: .hostname(configuration.httpHost, port: configuration.httpPort), serverName: "tributary-controller"),
             services: [NNGEndpoints(service: self)],
             logger: logger)
         try await sessions.resumeInterrupted()
         logger.info("controller listening", metadata: [
-            "rest": "http://\(configuration.httpHost):\(configuration.httpPort)", "nng": "\(replyURL)", "pub": "\(publishURL)",
+            "rest": "\(configuration.tlsCertificate == nil ? "http" : "https")://\(configuration.httpHost):\(configuration.httpPort)", "nng": "\(replyURL)", "pub": "\(publishURL)",
             "data": "\(configuration.dataDirectory.path)",
         ])
         try await app.runService()

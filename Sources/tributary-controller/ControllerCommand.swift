@@ -40,6 +40,10 @@ struct ControllerCommand: AsyncParsableCommand {
     var tokenDays: Double = 30
     @Option(help: "Serve the dashboard's files from this directory instead of the built-in copies (to edit the page without a rebuild).")
     var dashboardDir: String?
+    @Option(help: "PEM certificate (chain) for HTTPS and WSS on the HTTP APIs (with --tls-key; `tributary pki issue --role controller`).")
+    var tlsCert: String?
+    @Option(help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
     @Flag(help: "Peer authentication on nng: combiners and clients must present a peer token this controller signed (needs --jwt-secret, which guards the routes that hand tokens out).")
     var peerAuth = false
     @Option(help: "Print a peer token of this role (combiner or client) for --name, signed with the key in --data-dir, then exit.")
@@ -85,6 +89,9 @@ struct ControllerCommand: AsyncParsableCommand {
         config.heartbeatInterval = .milliseconds(Int64(heartbeat * 1000))
         config.jwtSecret = jwtSecret
         config.peerAuthentication = peerAuth
+        guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
+        config.tlsCertificate = tlsCert.map { URL(fileURLWithPath: $0) }
+        config.tlsKey = tlsKey.map { URL(fileURLWithPath: $0) }
         config.dashboardDirectory = dashboardDir.map { URL(fileURLWithPath: $0) }
         guard deviceRateLimit >= 1, deviceHeartbeat > 0, (1...3600).contains(deviceRoundMinTimeout) else {
             throw ValidationError("--device-rate-limit must be at least 1, --device-heartbeat positive, --device-round-min-timeout 1 to 3600")

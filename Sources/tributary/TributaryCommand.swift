@@ -6,7 +6,7 @@ struct TributaryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tributary",
         abstract: "Operate a Tributary network over the controller's REST API.",
-        subcommands: [Status.self, Clients.self, Combiners.self, Models.self, Session.self, Watch.self, Train.self, ModelUpload.self, Wait.self, Devices.self])
+        subcommands: [Status.self, Clients.self, Combiners.self, Models.self, Session.self, Watch.self, Train.self, ModelUpload.self, Wait.self, Devices.self, PKICommand.self])
 }
 
 /// Options every subcommand shares.
