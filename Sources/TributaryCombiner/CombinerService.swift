@@ -103,6 +103,7 @@ public final class CombinerService: Service, Sendable {
                     Task { await runner.run(order) }
                 }
                 if let skipped = reply.closeJob { await state.closeEarly(jobId: skipped) }
+                if let revoked = reply.revokedClients { await clientGate.setRevocations(revoked.mapValues { Date(timeIntervalSince1970: $0) }, role: .client) }
             } catch {
                 logger.warning("controller unreachable", metadata: ["error": "\(error)"])
             }

@@ -37,6 +37,8 @@ public final class ControllerService: Sendable {
     let authentication: APIAuthentication?
     /// Signs peer tokens (combiners', and clients' through `clients/add`); nil without peer authentication.
     let peerIssuer: PeerTokenIssuer?
+    /// Checks combiners' peer tokens; deleting a combiner or client revokes theirs here.
+    let peerGate: PeerGate
 
     public init(configuration: ControllerConfiguration, logger: Logger) throws {
         self.configuration = configuration
@@ -64,12 +66,14 @@ public final class ControllerService: Sendable {
                                  httpParticipants: httpParticipants, cohort: cohort, cancellations: RoundCancellations())
         sessions = SessionManager(store: store, registry: registry, runner: runner, events: events, logger: logger)
         let statuses = store
-        let gate = PeerGate(verifier: try issuer?.verifier, logger: logger) { refusal, role in
+        let revoked: [PeerRole: [String: Date]] = [.combiner: try store.peerRevocations(role: "combiner"), .client: try store.peerRevocations(role: "client")]
+        let gate = PeerGate(verifier: try issuer?.verifier, revoked: revoked, logger: logger) { refusal, role in
             // Refused peers are part of the network's record: a status event each.
             let event = StatusRecord(status: "\(role.rawValue) request refused (\(refusal.kind)): \(refusal.reason)", logLevel: "WARNING", type: "PEER_AUTH_REFUSED",
                                      sessionId: nil, roundNumber: nil, senderName: refusal.claimed ?? "unknown", senderRole: role.rawValue)
             try? statuses.insert(event)
         }
+        peerGate = gate
         let handler = ControllerRequestHandler(registry: registry, jobs: jobs, models: models, gate: gate, peerPublicKey: issuer?.publicKey,
                                                heartbeatInterval: configuration.heartbeatInterval, publishAddress: publishURL, logger: logger)
         server = ReplyServer(socket: replySocket, concurrency: configuration.replyConcurrency, logger: logger) { await handler.handle($0) }
@@ -109,7 +113,7 @@ public final class ControllerService: Sendable {
     func makeRouter() throws -> Router<BasicRequestContext> {
         try APIRouter.build(.init(store: store, registry: registry, sessions: sessions, events: events, configuration: configuration,
                                   authentication: authentication, cohort: cohort, httpParticipants: httpParticipants, flRateLimiter: flRateLimiter,
-                                  deviceLimiter: deviceLimiter, deviceUploads: deviceUploads, peerIssuer: peerIssuer))
+                                  deviceLimiter: deviceLimiter, deviceUploads: deviceUploads, peerIssuer: peerIssuer, peerGate: peerGate))
     }
 
     /// The nng side as a ServiceLifecycle service: the REP server and the liveness sweep.

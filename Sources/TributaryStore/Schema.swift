@@ -186,6 +186,15 @@ extension Store {
                 t.primaryKey(["device_id", "model_id", "federation_id"])
             }
         }
+        // v8: peers removed from the network; their peer tokens issued before then are refused.
+        migrator.registerMigration("v8") { db in
+            try db.create(table: "peer_revocation") { t in
+                t.column("role", .text).notNull()
+                t.column("name", .text).notNull()
+                t.column("revoked_at", .datetime).notNull()
+                t.primaryKey(["role", "name"])
+            }
+        }
         return migrator
     }
 }

@@ -11,7 +11,7 @@ import TributaryWire
 struct PeerAuthenticationTests {
     static let secret = "peer-auth-test-secret"
 
-    @Test("Unauthenticated, wrong-role and impersonating combiners cannot register; clients cannot act as others; expired or foreign tokens fail; the secured network trains")
+    @Test("Unauthenticated, wrong-role and impersonating combiners cannot register; clients cannot act as others; expired, foreign or revoked tokens fail; the secured network trains")
     func onlyCredentialedPeersTakePart() async throws {
         let net = try TestNetwork()
         defer { net.stopAll() }
@@ -69,11 +69,22 @@ struct PeerAuthenticationTests {
         let session = try await net.startSession(["rounds": 2, "round_timeout": 60, "validate": false])
         #expect(try await net.waitSessionEnd(session, timeout: .seconds(90)) == "Finished", "\(net.log("controller").suffix(3000))")
 
+        // Deleting a client or a combiner revokes its tokens at once (combiners learn of clients' from their next heartbeat).
+        #expect(try await net.request("DELETE", "/api/v1/clients/alice").status == 200)
+        let aliceRevoked = await net.waitFor(timeout: .seconds(10)) {
+            (await Self.error { try await combiner.call(.clientHeartbeat, ClientHeartbeat(clientId: "alice"), expecting: .clientHeartbeatReply, timeout: .seconds(5)) } as? WireError)?
+                .message.contains("revoked") == true
+        }
+        #expect(aliceRevoked, "alice's token still works after her deletion")
+        let combiners = try #require(try await net.get("/api/v1/combiners/") as? [String: Any])["result"] as? [[String: Any]] ?? []
+        let one = try #require(combiners.first { $0["name"] as? String == "combiner-1" }?["combiner_id"] as? String)
+        #expect(try await net.request("DELETE", "/api/v1/combiners/\(one)").status == 200)
+
         // Every refusal is on record: the combiners' own (at the controller) and the clients' (reported by their combiner).
         let recorded = await net.waitFor(timeout: .seconds(10)) {
             let statuses = try await net.get("/api/v1/statuses/?type=PEER_AUTH_REFUSED") as? [String: Any]
             let texts = (statuses?["result"] as? [[String: Any]] ?? []).compactMap { $0["status"] as? String }
-            return ["no peer token", "cannot act as a combiner", "impersonation", "invalid", "expired"].allSatisfy { word in texts.contains { $0.contains(word) } }
+            return ["no peer token", "cannot act as a combiner", "impersonation", "invalid", "expired", "revoked: client 'alice'", "revoked: combiner 'combiner-1'"].allSatisfy { word in texts.contains { $0.contains(word) } }
         }
         let statuses = try await net.get("/api/v1/statuses/?type=PEER_AUTH_REFUSED")
         #expect(recorded, "\(String(describing: statuses))")

@@ -63,5 +63,11 @@ struct PeerTokenTests {
         await #expect(throws: WireError.self) { try await gate.check(frame, .client, as: "bob") }
         let first = await gate.drain(), second = await gate.drain()
         #expect(first.map(\.claimed) == ["bob"] && second.isEmpty)
+
+        // A revocation refuses the tokens issued before it, not those issued after.
+        await gate.revoke("alice", role: .client)
+        await #expect(throws: WireError(.unauthorized, "revoked: client 'alice' was removed from the network")) { try await gate.check(frame, .client, as: "alice") }
+        await gate.setRevocations(["alice": Date().addingTimeInterval(-60)], role: .client)
+        try await gate.check(frame, .client, as: "alice")
     }
 }

@@ -40,7 +40,9 @@ struct ControllerRequestHandler: Sendable {
             guard try await registry.heartbeat(beat) else {
                 return try Frame.encode(.combinerHeartbeatReply, CombinerHeartbeatReply(job: nil, mustRegister: true))
             }
-            return try Frame.encode(.combinerHeartbeatReply, CombinerHeartbeatReply(job: await jobs.order(for: beat.name), closeJob: await jobs.closeRequest(for: beat.name)))
+            let revoked = await gate.isOn ? (await gate.revocations(.client)).mapValues { $0.timeIntervalSince1970 } : nil
+            return try Frame.encode(.combinerHeartbeatReply, CombinerHeartbeatReply(job: await jobs.order(for: beat.name), closeJob: await jobs.closeRequest(for: beat.name),
+                                                                                    revokedClients: revoked))
 
         case .combinerLeave:
             let leave = try frame.decodeMetadata(CombinerLeave.self)

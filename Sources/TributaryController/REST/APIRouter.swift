@@ -18,6 +18,7 @@ enum APIRouter {
         let deviceLimiter: FixedWindowLimiter
         let deviceUploads: UploadSlots
         let peerIssuer: PeerTokenIssuer?
+        let peerGate: PeerGate
     }
 
     /// The resources and what their bodies add to the stored rows.
@@ -61,8 +62,8 @@ enum APIRouter {
         let uploads = try FileUploads(store: d.store)
         FileUploadRoutes(uploads: uploads).register(on: router)
         ModelRoutes(store: d.store, uploads: uploads, resource: Resources.models).register(on: router)
-        ClientRoutes(store: d.store, registry: d.registry, configuration: d.configuration, peerIssuer: d.peerIssuer).register(on: router)
-        CombinerRoutes(store: d.store, registry: d.registry, resource: Resources.combiners).register(on: router)
+        ClientRoutes(store: d.store, registry: d.registry, configuration: d.configuration, peerIssuer: d.peerIssuer, peerGate: d.peerGate).register(on: router)
+        CombinerRoutes(store: d.store, registry: d.registry, resource: Resources.combiners, peerGate: d.peerGate).register(on: router)
         EventRecordRoutes(store: d.store, statuses: Resources.statuses, attributes: Resources.attributes, telemetry: Resources.telemetry)
             .register(on: router)
         PackageRoutes(store: d.store, resource: Resources.packages).register(on: router)

@@ -11,6 +11,8 @@ struct ClientRoutes {
     let configuration: ControllerConfiguration
     /// With peer authentication on, each assignment carries the client's peer token.
     let peerIssuer: PeerTokenIssuer?
+    /// Deleting a client revokes its peer tokens (combiners learn it from their next heartbeat reply).
+    let peerGate: PeerGate
 
     struct AddRequest: Decodable {
         var clientId: String
@@ -72,6 +74,7 @@ struct ClientRoutes {
         router.delete("/api/v1/clients/:id") { _, context in
             let id = try context.parameters.require("id")
             guard try store.delete(ClientRecord.self, id: id) else { throw APIError.unknownId(id) }
+            try await PeerRevocation.revoke(id, role: .client, store: store, gate: peerGate)
             return APIResponse.message("Client deleted")
         }
         router.get("/api/v1/clients/config") { request, _ in

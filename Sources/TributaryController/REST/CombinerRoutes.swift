@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Hummingbird
+import TributaryWire
 import TributaryStore
 
 /// Combiner writes beyond the shared read routes: `PATCH` and `DELETE /{id}`, and
@@ -9,6 +10,8 @@ struct CombinerRoutes {
     let store: Store
     let registry: NetworkRegistry
     let resource: Resource<CombinerRecord>
+    /// Deleting a combiner revokes its peer tokens.
+    let peerGate: PeerGate
 
     func register<Context: RequestContext>(on router: Router<Context>) {
         router.post("/api/v1/combiners/clients/count") { request, _ in
@@ -37,7 +40,9 @@ struct CombinerRoutes {
             return try APIResponse.object(resource.present(updated))
         }
         router.delete("/api/v1/combiners/:id") { _, context in
-            try await registry.forget(try resource.fetch(try context.parameters.require("id"), in: store))
+            let record = try resource.fetch(try context.parameters.require("id"), in: store)
+            try await registry.forget(record)
+            try await PeerRevocation.revoke(record.name, role: .combiner, store: store, gate: peerGate)
             return APIResponse.message("Combiner deleted")
         }
     }

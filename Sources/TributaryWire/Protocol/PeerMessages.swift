@@ -101,10 +101,14 @@ public struct CombinerHeartbeatReply: Codable, Sendable {
     /// Set when an operator skipped the barrier (`POST /api/v1/control/skip`): stop waiting
     /// for clients in this job and report what has arrived.
     public var closeJob: String?
-    public init(job: JobOrder?, mustRegister: Bool = false, closeJob: String? = nil) {
+    /// Revoked clients (id → seconds since 1970 of the revocation) when the network requires
+    /// peer tokens: the combiner refuses their older tokens.
+    public var revokedClients: [String: Double]?
+    public init(job: JobOrder?, mustRegister: Bool = false, closeJob: String? = nil, revokedClients: [String: Double]? = nil) {
         self.job = job
         self.mustRegister = mustRegister
         self.closeJob = closeJob
+        self.revokedClients = revokedClients
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 /// Peer authentication at one REP endpoint: with a verifier set, every request must carry a
@@ -9,11 +10,15 @@ import Logging
 public actor PeerGate {
     private var verifier: PeerTokenVerifier?
     private var pending: [PeerRefusal] = []
+    /// Revoked peers by role and name: when; tokens issued before then are refused.
+    private var revoked: [PeerRole: [String: Date]] = [:]
     private let logger: Logger
     private let onRefusal: @Sendable (PeerRefusal, PeerRole) async -> Void
 
-    public init(verifier: PeerTokenVerifier? = nil, logger: Logger, onRefusal: @escaping @Sendable (PeerRefusal, PeerRole) async -> Void = { _, _ in }) {
+    public init(verifier: PeerTokenVerifier? = nil, revoked: [PeerRole: [String: Date]] = [:], logger: Logger,
+                onRefusal: @escaping @Sendable (PeerRefusal, PeerRole) async -> Void = { _, _ in }) {
         self.verifier = verifier
+        self.revoked = revoked
         self.logger = logger
         self.onRefusal = onRefusal
     }
@@ -23,11 +28,23 @@ public actor PeerGate {
 
     public var isOn: Bool { verifier != nil }
 
+    /// Refuses, from now on, every token of `name` issued before `at` (a deleted client or combiner).
+    public func revoke(_ name: String, role: PeerRole, at: Date = Date()) { revoked[role, default: [:]][name] = at }
+
+    /// Replaces the revocations of `role` (a combiner takes its clients' from each heartbeat reply).
+    public func setRevocations(_ list: [String: Date], role: PeerRole) { revoked[role] = list }
+
+    public func revocations(_ role: PeerRole) -> [String: Date] { revoked[role] ?? [:] }
+
     /// Passes when the request's token is valid for `role` and `name` (nil: any peer of that role).
     public func check(_ frame: Frame, _ role: PeerRole, as name: String?) async throws(WireError) {
         guard let verifier else { return }
-        do {
-            _ = try await verifier.verify(frame.auth, role: role, as: name)
+        do throws(WireError) {
+            let claims = try await verifier.verify(frame.auth, role: role, as: name)
+            // A token issued in the same second as the revocation counts as before it (iat is whole seconds).
+            if let at = revoked[role]?[claims.sub.value], (claims.iat?.value ?? .distantPast) <= at.addingTimeInterval(1) {
+                throw WireError(.unauthorized, "revoked: \(role.rawValue) '\(claims.sub.value)' was removed from the network")
+            }
         } catch {
             let refusal = PeerRefusal(kind: "\(frame.kind)", claimed: name, reason: error.message)
             Telemetry.peerAuthRefused(role).increment()

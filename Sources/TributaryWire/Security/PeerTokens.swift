@@ -15,6 +15,8 @@ public struct PeerClaims: JWTPayload, Equatable {
     public var role: PeerRole
     public var exp: ExpirationClaim
     public var iss: IssuerClaim
+    /// When it was issued: a revocation refuses every token of its name issued before it.
+    public var iat: IssuedAtClaim?
 
     public func verify(using algorithm: some JWTAlgorithm) throws {
         try exp.verifyNotExpired()
@@ -47,7 +49,8 @@ public struct PeerTokenIssuer: Sendable {
     /// A token for `name` in `role`, valid for `lifetime`.
     public func issue(role: PeerRole, name: String, lifetime: Duration = .seconds(30 * 86_400)) async throws -> String {
         let expires = Date().addingTimeInterval(Double(lifetime.components.seconds))
-        return try await keys.value.sign(PeerClaims(sub: .init(value: name), role: role, exp: .init(value: expires), iss: .init(value: "tributary-controller")))
+        return try await keys.value.sign(PeerClaims(sub: .init(value: name), role: role, exp: .init(value: expires), iss: .init(value: "tributary-controller"),
+                                                    iat: .init(value: Date())))
     }
 
     public var verifier: PeerTokenVerifier {
