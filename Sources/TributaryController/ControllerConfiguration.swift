@@ -11,6 +11,8 @@ public struct ControllerConfiguration: Sendable {
     /// Peer authentication on nng: every combiner and client request must carry a peer token
     /// the controller signed (Ed25519; the key is `peer-signing.key` in the data directory).
     public var peerAuthentication = false
+    /// REST requests a minute per bearer token (with `--jwt-secret`); past it, 429 + `Retry-After`.
+    public var apiRequestsPerMinute = 1200
     /// HTTPS (and WSS) on the HTTP APIs: a PEM certificate (chain) and its PEM private key.
     public var tlsCertificate: URL? = nil
     public var tlsKey: URL? = nil

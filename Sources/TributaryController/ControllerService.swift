@@ -25,6 +25,8 @@ public final class ControllerService: Sendable {
     /// The FL Framework API's rate limits (kept across router builds).
     let flRateLimiter: FLRateLimiter
     let deviceLimiter = FixedWindowLimiter()
+    /// Per-token request counts of the REST API (kept across router builds).
+    let apiLimiter = FixedWindowLimiter()
     /// Device uploads read and decoded at once (the rest wait, unread).
     let deviceUploads = UploadSlots(capacity: 4)
     /// Live events for `/ws/events`.
@@ -113,7 +115,8 @@ public final class ControllerService: Sendable {
     func makeRouter() throws -> Router<BasicRequestContext> {
         try APIRouter.build(.init(store: store, registry: registry, sessions: sessions, events: events, configuration: configuration,
                                   authentication: authentication, cohort: cohort, httpParticipants: httpParticipants, flRateLimiter: flRateLimiter,
-                                  deviceLimiter: deviceLimiter, deviceUploads: deviceUploads, peerIssuer: peerIssuer, peerGate: peerGate))
+                                  deviceLimiter: deviceLimiter, deviceUploads: deviceUploads, peerIssuer: peerIssuer, peerGate: peerGate,
+                                  apiRateLimit: APIRateLimit(limiter: apiLimiter, requestsPerMinute: configuration.apiRequestsPerMinute, store: store)))
     }
 
     /// The nng side as a ServiceLifecycle service: the REP server and the liveness sweep.

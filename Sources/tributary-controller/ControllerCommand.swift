@@ -50,6 +50,8 @@ struct ControllerCommand: AsyncParsableCommand {
     var issuePeerToken: String?
     @Option(help: "The combiner name or client id of --issue-peer-token.")
     var name: String?
+    @Option(help: "REST API: requests a minute allowed per bearer token (with --jwt-secret); past it, 429 with Retry-After.")
+    var apiRateLimit = 1200
     @Option(help: "Device API: requests a minute allowed per key (device or org); past it, 429 with Retry-After.")
     var deviceRateLimit = 100
     @Option(help: "Device API: the heartbeat interval devices are expected to keep, in seconds (stale after 2 missed, offline after 5).")
@@ -97,6 +99,8 @@ struct ControllerCommand: AsyncParsableCommand {
             throw ValidationError("--device-rate-limit must be at least 1, --device-heartbeat positive, --device-round-min-timeout 1 to 3600")
         }
         config.deviceRequestsPerMinute = deviceRateLimit
+        guard apiRateLimit >= 1 else { throw ValidationError("--api-rate-limit must be at least 1") }
+        config.apiRequestsPerMinute = apiRateLimit
         config.deviceHeartbeatInterval = deviceHeartbeat
         config.deviceRoundMinimumTimeout = deviceRoundMinTimeout
         let service = try ControllerService(configuration: config, logger: logger)

@@ -19,6 +19,7 @@ enum APIRouter {
         let deviceUploads: UploadSlots
         let peerIssuer: PeerTokenIssuer?
         let peerGate: PeerGate
+        let apiRateLimit: APIRateLimit
     }
 
     /// The resources and what their bodies add to the stored rows.
@@ -43,7 +44,7 @@ enum APIRouter {
     static func build(_ d: Dependencies) throws -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: JSONErrorMiddleware())
-        router.add(middleware: APIAuthMiddleware(authentication: d.authentication))
+        router.add(middleware: APIAuthMiddleware(authentication: d.authentication, rateLimit: d.apiRateLimit))
         router.get("/health") { _, _ in APIResponse.message("OK") }
         router.get("/get_controller_status") { _, _ in try APIResponse.object(["state": await d.sessions.state]) }
         MetricsRoute.register(on: router)

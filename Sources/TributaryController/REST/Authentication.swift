@@ -63,6 +63,7 @@ public struct APIAuthentication: Sendable {
 /// its route declares (`RoutePolicy`).
 struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
     let authentication: APIAuthentication?
+    var rateLimit: APIRateLimit? = nil
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let path = request.uri.path.count > 1 && request.uri.path.hasSuffix("/") ? String(request.uri.path.dropLast()) : request.uri.path
@@ -77,6 +78,7 @@ struct APIAuthMiddleware<Context: RequestContext>: RouterMiddleware {
         guard role.admits(payload.role) else {
             throw APIError(status: .forbidden, message: "A '\(payload.role)' token may not use \(request.method) \(path) (it needs \(role.rawValue))")
         }
+        if let rateLimit, let header, let refused = await rateLimit.refusal(forBearer: header, role: payload.role) { return refused }
         return try await next(request, context)
     }
 }
