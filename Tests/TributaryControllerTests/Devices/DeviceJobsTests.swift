@@ -65,7 +65,7 @@ struct DeviceJobsTests {
         }
     }
 
-    @Test("Credentials: a revoked org key is a 401 at once; with --jwt-secret, operator routes need an admin token (a client token is a 403); per-key 429")
+    @Test("Credentials: a revoked org key is a 401 at once; with --jwt-secret, operator routes need an admin token (a client token is a 403); per-key 429; deleting a device revokes its key")
     func credentials() async throws {
         try await withController(jwtSecret: AuthRouteTests.secret, configure: { $0.deviceRequestsPerMinute = 5 }) { _, client in
             let admin = DeviceRouteTests.bearer(try await AuthRouteTests.token(role: "admin"))
@@ -88,6 +88,10 @@ struct DeviceJobsTests {
             let limited = try await client.send(.put, "\(Self.base)/devices/a/heartbeat", json: "{}", headers: keyA)
             DeviceRouteTests.expectError(limited, .tooManyRequests, "rate_limited")
             #expect(Int(limited.headers[.retryAfter] ?? "") ?? 0 >= 1)
+            // Deleting the device revokes its key at once.
+            #expect(try await client.send(.delete, "\(Self.base)/devices/a", headers: admin).object()["deleted"] as? Bool == true)
+            DeviceRouteTests.expectError(try await client.send(.put, "\(Self.base)/devices/a/heartbeat", json: "{}", headers: keyA), .unauthorized, "unauthorized")
+            DeviceRouteTests.expectError(try await client.send(.delete, "\(Self.base)/devices/a", headers: admin), .notFound, "not_found")
         }
     }
 }

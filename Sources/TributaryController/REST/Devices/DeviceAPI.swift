@@ -41,6 +41,13 @@ struct DeviceAPI: Sendable {
             let device = try actingDevice(principal, named: try context.parameters.require("id"))
             return try APIResponse.object(present(device, detailed: true))
         }
+        // Removing a device revokes its key at once (the row, and so the key's hash, is gone).
+        api.delete("devices/:id") { request, context in
+            let principal = try await requireOperator(request)
+            let device = try actingDevice(principal, named: try context.parameters.require("id"))
+            _ = try store.delete(DeviceRecord.self, id: device.id)
+            return try APIResponse.object(["id": device.id, "device_identifier": device.deviceIdentifier, "deleted": true])
+        }
         for method in [HTTPRequest.Method.put, .post] {
             api.on("devices/:id/heartbeat", method: method) { request, context in
                 try await heartbeat(request, id: try context.parameters.require("id"))
