@@ -117,18 +117,9 @@ import FoundationNetworking
         #expect(try cli(net, ["session", "show", id] + controller).contains("Finished"))
     }
 
-    /// Runs the `tributary` CLI to completion and returns its standard output.
-    private func cli(_ net: TestNetwork, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = TestNetwork.binDirectory.appendingPathComponent("tributary")
-        process.arguments = arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let output = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "tributary \(arguments.joined(separator: " ")) exited \(process.terminationStatus)")
-        return String(decoding: output, as: UTF8.self)
+    /// Runs the `tributary` CLI to completion, expecting success, and returns its standard output.
+    private func cli(_ net: TestNetwork, _ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
+        try net.output("tributary", arguments, sourceLocation: sourceLocation)
     }
 
     /// `GET /metrics`, parsed: "name{labels}" → value. Fails the test unless every sample line parses.

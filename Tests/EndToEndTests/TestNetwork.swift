@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -87,8 +88,9 @@ final class TestNetwork: @unchecked Sendable {
         return process.terminationStatus
     }
 
-    /// Runs a short-lived executable to completion and returns what it printed.
-    func output(_ executable: String, _ arguments: [String]) throws -> String {
+    /// Runs a short-lived executable to completion, expecting it to succeed, and returns what it
+    /// printed (trimmed).
+    func output(_ executable: String, _ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
         let process = Process()
         process.executableURL = Self.binDirectory.appendingPathComponent(executable)
         process.arguments = arguments
@@ -97,6 +99,7 @@ final class TestNetwork: @unchecked Sendable {
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(executable) \(arguments.joined(separator: " ")) exited \(process.terminationStatus)", sourceLocation: sourceLocation)
         return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 

@@ -122,7 +122,7 @@ public struct RoundRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
     public var finishedAt: Date?
 
     public init(sessionId: String, roundNumber: Int, modelIn: String, now: Date = Date()) {
-        self.roundId = "\(sessionId)-r\(roundNumber)"
+        self.roundId = Self.id(sessionId: sessionId, roundNumber: roundNumber)
         self.sessionId = sessionId
         self.roundNumber = roundNumber
         self.status = .pending
@@ -132,6 +132,9 @@ public struct RoundRecord: Codable, Sendable, Equatable, FetchableRecord, Persis
         self.committedAt = now
         self.updatedAt = now
     }
+
+    /// A round's id: its session's id and its number, `<session>-r<n>`.
+    public static func id(sessionId: String, roundNumber: Int) -> String { "\(sessionId)-r\(roundNumber)" }
 
     enum CodingKeys: String, CodingKey {
         case roundId = "round_id", sessionId = "session_id", roundNumber = "round_number", status

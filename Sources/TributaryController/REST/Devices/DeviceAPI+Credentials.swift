@@ -79,13 +79,11 @@ extension DeviceAPI {
 
     /// Counts a request of `principal` against its limit; 429 with `Retry-After` past it.
     func admit(_ principal: DevicePrincipal) async throws {
-        guard case .admin = principal else {
-            let decision = await limiter.take(principal.rateKey, limit: requestsPerMinute, seconds: 60)
-            guard decision.allowed else {
-                throw DeviceError(status: .tooManyRequests, message: "rate limit of \(requestsPerMinute) requests a minute reached for this key",
-                                  retryAfter: decision.retryAfter)
-            }
-            return
+        if case .admin = principal { return }
+        let decision = await limiter.take(principal.rateKey, limit: requestsPerMinute, seconds: 60)
+        guard decision.allowed else {
+            throw DeviceError(status: .tooManyRequests, message: "rate limit of \(requestsPerMinute) requests a minute reached for this key",
+                              retryAfter: decision.retryAfter)
         }
     }
 

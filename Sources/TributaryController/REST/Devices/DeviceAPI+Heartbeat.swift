@@ -24,7 +24,7 @@ extension DeviceAPI {
         var out = present(device, detailed: false)
         out["server_time"] = FLFormat.date(now)
         if let open = await cohort.openRound, open.pending.contains(device.deviceIdentifier) {
-            out["pending_round_id"] = "\(open.order.sessionId)-r\(open.order.round)"
+            out["pending_round_id"] = RoundRecord.id(sessionId: open.order.sessionId, roundNumber: open.order.round)
             out["message"] = "Training round \(open.order.round) is awaiting your participation."
         } else if let cancelled = try cancelledRound(for: device) {
             out["pending_round_id"] = NSNull()

@@ -155,12 +155,15 @@ extension DeviceAPI {
         let wantedStatus = request.query("status") ?? request.query("state")
         var device: DeviceRecord?
         if let named = request.query("device_id") { device = try actingDevice(principal, named: named) }
-        let sessions = try await store.database.read { db in try SessionRecord.order(sql: "committed_at DESC").fetchAll(db) }
+        let (sessions, records) = try await store.database.read { db in
+            (try SessionRecord.order(sql: "committed_at DESC").fetchAll(db), try RoundRecord.order(sql: "round_number DESC").fetchAll(db))
+        }
+        let bySession = Dictionary(grouping: records, by: \.sessionId)
         var rounds: [DeviceRound] = []
         for session in sessions {
-            let records = try store.fetchAll(RoundRecord.self, where: "session_id", equals: session.sessionId).sorted { $0.roundNumber > $1.roundNumber }
-            if records.isEmpty, session.name.hasPrefix(DeviceRound.namePrefix) { rounds.append(DeviceRound(session: session, round: nil)) }
-            rounds += records.map { DeviceRound(session: session, round: $0) }
+            let own = bySession[session.sessionId] ?? []
+            if own.isEmpty, session.name.hasPrefix(DeviceRound.namePrefix) { rounds.append(DeviceRound(session: session, round: nil)) }
+            rounds += own.map { DeviceRound(session: session, round: $0) }
         }
         var bodies: [[String: Any]] = []
         for round in rounds where bodies.count < limit {

@@ -87,9 +87,8 @@ extension DeviceAPI {
                 throw DeviceError(status: .conflict, message: "round '\(named)' is not accepting updates (status \(round.status(open: false)))")
             }
         }
-        if let open = await cohort.openRound, let modelIn = try resolveRound("\(open.order.sessionId)-r\(open.order.round)")?.round?.modelIn,
-           named.map({ $0 == "\(open.order.sessionId)-r\(open.order.round)" }) ?? (open.pending.contains(device.deviceIdentifier) && modelIn == version.modelId) {
-            let roundId = "\(open.order.sessionId)-r\(open.order.round)"
+        if let open = await cohort.openRound, case let roundId = RoundRecord.id(sessionId: open.order.sessionId, roundNumber: open.order.round),
+           named.map({ $0 == roundId }) ?? (open.pending.contains(device.deviceIdentifier) && open.order.modelId == version.modelId) {
             try await submitToCohort(device, update: update, samples: samples, metrics: metrics.merging(["num_samples": Double(samples)]) { a, _ in a }, roundId: roundId)
             out["id"] = Store.newId()
             out["round_id"] = roundId

@@ -12,7 +12,7 @@ struct DeviceRound: Sendable {
 
     var id: String { round?.roundId ?? Self.id(sessionId: session.sessionId) }
 
-    static func id(sessionId: String) -> String { "\(sessionId)-r1" }
+    static func id(sessionId: String) -> String { RoundRecord.id(sessionId: sessionId, roundNumber: 1) }
 
     /// pending → selected → active → aggregating → completed | failed | cancelled.
     func status(open: Bool) -> String {
@@ -42,7 +42,8 @@ extension DeviceAPI {
         if let round = try store.fetch(RoundRecord.self, id: id), let session = try store.fetch(SessionRecord.self, id: round.sessionId) {
             return DeviceRound(session: session, round: round)
         }
-        guard id.hasSuffix("-r1"), let session = try store.fetch(SessionRecord.self, id: String(id.dropLast(3))) else { return nil }
+        let suffix = DeviceRound.id(sessionId: "")
+        guard id.hasSuffix(suffix), let session = try store.fetch(SessionRecord.self, id: String(id.dropLast(suffix.count))) else { return nil }
         return DeviceRound(session: session, round: nil)
     }
 
