@@ -1,4 +1,5 @@
 import Foundation
+import TributaryWire
 
 /// Everything a client needs to start; the executable fills it from its options.
 public struct ClientConfiguration: Sendable {
@@ -10,6 +11,10 @@ public struct ClientConfiguration: Sendable {
     public var name: String
     /// Name of the combiner to prefer (nil: the controller picks the least loaded).
     public var preferredCombiner: String? = nil
+    /// Mutual TLS towards combiners on `tls+tcp://`: the CA, this client's certificate and key
+    /// (`tributary pki issue --role client --name ID`); the certificate proves the client id
+    /// when the controller hands out no peer token.
+    public var tls: TLSIdentity? = nil
     /// Per-request timeout towards the combiner.
     public var requestTimeout: Duration = .seconds(30)
     /// Consecutive failed heartbeats after which the client asks the controller for a

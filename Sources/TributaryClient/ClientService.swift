@@ -60,7 +60,13 @@ public final class ClientService: Service, Sendable {
         while !Task.isCancelled {
             do {
                 let assignment = try await api.addClient(id: configuration.clientId, name: configuration.name, preferredCombiner: configuration.preferredCombiner)
-                let peer = try PeerConnection(url: assignment.combinerAddress, credential: assignment.peerToken)
+                // The controller's token for this client id when it hands one out, else the certificate's proof.
+                let credential = if assignment.peerToken == nil, let tls = configuration.tls, tls.certificatePEM != nil {
+                    try await PeerCredential.certificate(tls)
+                } else {
+                    PeerCredential(token: assignment.peerToken)
+                }
+                let peer = try PeerConnection(url: assignment.combinerAddress, credential: credential, tls: configuration.tls)
                 let closeNotices: @Sendable () -> Void
                 do {
                     closeNotices = try subscribe(to: assignment.combinerPublishAddress)
@@ -83,10 +89,10 @@ public final class ClientService: Service, Sendable {
     private func subscribe(to url: String) throws -> @Sendable () -> Void {
         let wakeup = wakeup
         if let hub = noticeHub {
-            let token = try hub.join(url: url, wakeup: wakeup)
+            let token = try hub.join(url: url, wakeup: wakeup, tls: configuration.tls)
             return { hub.leave(token, url: url) }
         }
-        let notices = try Subscriber(dial: url)
+        let notices = try Subscriber(dial: url, options: SocketOptions(tls: configuration.tls))
         Task { for await _ in notices.messages { wakeup.signal() } }
         return { notices.close() }
     }

@@ -23,12 +23,12 @@ public final class NoticeHub: Sendable {
 
     /// Registers `wakeup` for notices from `url`, dialing a subscriber if this is the first
     /// listener for it. The returned token undoes it with ``leave(_:url:)``.
-    func join(url: String, wakeup: Wakeup) throws -> Int {
+    func join(url: String, wakeup: Wakeup, tls: TLSIdentity? = nil) throws -> Int {
         try state.withLock { s throws -> Int in
             let token = s.nextToken
             s.nextToken += 1
             if s.feeds[url] == nil {
-                let subscriber = try Subscriber(dial: url)
+                let subscriber = try Subscriber(dial: url, options: SocketOptions(tls: tls))
                 s.feeds[url] = Feed(subscriber: subscriber, listeners: [:])
                 Task { [weak self] in
                     for await _ in subscriber.messages { self?.notify(url) }

@@ -1,3 +1,5 @@
+import TributaryWire
+
 /// Everything a combiner needs to start; the executable fills it from its options.
 public struct CombinerConfiguration: Sendable {
     /// Unique name in the network; a restarted combiner with the same name takes its old place.
@@ -18,6 +20,12 @@ public struct CombinerConfiguration: Sendable {
     /// The peer token this combiner presents to the controller (`tributary-controller
     /// --issue-peer-token combiner --name NAME`, or `POST /api/v1/auth/peer-token`); nil: none.
     public var peerToken: String? = nil
+    /// Mutual TLS on `tls+tcp://` addresses: the CA this combiner trusts, its certificate and key
+    /// (`tributary pki issue --role combiner --name NAME`). With a certificate, it proves its
+    /// identity with it when it has no peer token, and requires clients to prove theirs.
+    public var tls: TLSIdentity? = nil
+    /// Requests a second each client may make (a flooding client is refused, others unaffected).
+    public var clientRateLimit = PeerRateLimit(perSecond: 200)
     /// Per-request timeout towards the controller.
     public var requestTimeout: Duration = .seconds(30)
 

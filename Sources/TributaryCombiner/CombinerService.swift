@@ -29,14 +29,17 @@ public final class CombinerService: Service, Sendable {
         self.configuration = configuration
         self.logger = logger
         state = CombinerState(heartbeatInterval: .seconds(1), maxStagingBytes: configuration.maxStagingBytes, logger: logger)
-        controller = try PeerConnection(url: configuration.controllerAddress, credential: configuration.peerToken)
-        clientGate = PeerGate(logger: logger)
+        controller = try PeerConnection(url: configuration.controllerAddress, credential: PeerCredential(token: configuration.peerToken), tls: configuration.tls)
+        // With a CA, clients must prove their certificate (or, once the controller's key is known, present its token).
+        clientGate = PeerGate(verifier: try configuration.tls.map { try PeerTokenVerifier(publicKey: nil, trustedCAPEM: $0.caPEM) },
+                              rateLimit: configuration.clientRateLimit, logger: logger)
 
         var options = SocketOptions()
         options.receiveMaxSize = FrameLimits.receiveMaxSize
+        options.tls = configuration.tls
         replySocket = try Socket(.reply, options: options)
         let boundReply = try replySocket.listen(configuration.replyAddress)
-        clientNotices = try Publisher(listen: configuration.publishAddress)
+        clientNotices = try Publisher(listen: configuration.publishAddress, options: SocketOptions(tls: configuration.tls))
         replyURL = AdvertisedAddress.replacingHost(of: boundReply, with: configuration.advertiseHost)
         publishURL = AdvertisedAddress.replacingHost(of: clientNotices.url, with: configuration.advertiseHost)
 
@@ -46,6 +49,9 @@ public final class CombinerService: Service, Sendable {
 
     /// Serves until cancelled or shut down gracefully (SIGTERM/SIGINT through ServiceLifecycle).
     public func run() async throws {
+        if configuration.peerToken == nil, let tls = configuration.tls, tls.certificatePEM != nil {
+            try await controller.credential?.present(tls)
+        }
         let wakeup = wakeup
         await state.setProgressHandler { wakeup.signal() }
         logger.info("combiner listening", metadata: ["name": "\(configuration.name)", "nng": "\(replyURL)", "pub": "\(publishURL)"])
@@ -124,14 +130,14 @@ public final class CombinerService: Service, Sendable {
         try subscribe(to: reply.publishAddress)
         if let key = reply.peerPublicKey {
             guard let raw = Data(base64Encoded: key) else { throw WireError(.malformed, "the controller's peer public key is not base64") }
-            await clientGate.require(try PeerTokenVerifier(publicKey: raw))
+            await clientGate.require(try PeerTokenVerifier(publicKey: raw, trustedCAPEM: configuration.tls?.caPEM))
         }
         logger.info("registered with controller", metadata: ["combiner_id": "\(reply.combinerId)", "peer_auth": "\(reply.peerPublicKey != nil)"])
     }
 
     /// Round notices from the controller only wake the heartbeat loop early.
     private func subscribe(to url: String) throws {
-        let subscriber = try Subscriber(dial: url)
+        let subscriber = try Subscriber(dial: url, options: SocketOptions(tls: configuration.tls))
         controllerNotices.withLock {
             $0?.close()
             $0 = subscriber

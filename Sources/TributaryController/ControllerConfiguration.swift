@@ -1,4 +1,5 @@
 import Foundation
+import TributaryWire
 
 /// Everything a controller needs to start; the executable fills it from its options.
 public struct ControllerConfiguration: Sendable {
@@ -16,6 +17,12 @@ public struct ControllerConfiguration: Sendable {
     /// HTTPS (and WSS) on the HTTP APIs: a PEM certificate (chain) and its PEM private key.
     public var tlsCertificate: URL? = nil
     public var tlsKey: URL? = nil
+    /// Mutual TLS on `tls+tcp://` nng addresses: the CA every combiner's certificate must come
+    /// from, and the controller's own certificate and key (those of the HTTPS side by default).
+    /// Combiners then prove their identity with their certificate when they have no peer token.
+    public var nngTLS: TLSIdentity? = nil
+    /// Requests a second each combiner may make on nng.
+    public var combinerRateLimit = PeerRateLimit(perSecond: 2000)
     /// The network's name, reported to clients by `GET /api/v1/clients/config`.
     public var networkId: String = "tributary"
     public var httpPort: Int = 8092

@@ -55,9 +55,10 @@ public final class ControllerService: Sendable {
 
         var options = SocketOptions()
         options.receiveMaxSize = FrameLimits.receiveMaxSize
+        options.tls = configuration.nngTLS
         replySocket = try Socket(.reply, options: options)
         replyURL = try replySocket.listen(configuration.replyAddress)
-        publisher = try Publisher(listen: configuration.publishAddress)
+        publisher = try Publisher(listen: configuration.publishAddress, options: SocketOptions(tls: configuration.nngTLS))
         publishURL = AdvertisedAddress.replacingHost(of: publisher.url, with: configuration.advertiseHost)
 
         cohort = HTTPCohort(jobs: jobs, maxStagingBytes: configuration.maxStagingBytes, logger: logger)
@@ -69,9 +70,13 @@ public final class ControllerService: Sendable {
         sessions = SessionManager(store: store, registry: registry, runner: runner, events: events, logger: logger)
         let statuses = store
         let revoked: [PeerRole: [String: Date]] = [.combiner: try store.peerRevocations(role: "combiner"), .client: try store.peerRevocations(role: "client")]
-        let gate = PeerGate(verifier: try issuer?.verifier, revoked: revoked, logger: logger) { refusal, role in
-            // Refused peers are part of the network's record: a status event each.
-            let event = StatusRecord(status: "\(role.rawValue) request refused (\(refusal.kind)): \(refusal.reason)", logLevel: "WARNING", type: "PEER_AUTH_REFUSED",
+        // Combiners authenticate with a token this controller signed or, inside mutual TLS, their certificate.
+        let verifier = issuer != nil || configuration.nngTLS != nil
+            ? try PeerTokenVerifier(publicKey: issuer?.publicKey, trustedCAPEM: configuration.nngTLS?.caPEM) : nil
+        let gate = PeerGate(verifier: verifier, revoked: revoked, rateLimit: configuration.combinerRateLimit, logger: logger) { refusal, role in
+            // Refused peers are part of the network's record: a status event each (a flood: one a minute per peer).
+            let event = StatusRecord(status: "\(role.rawValue) request refused (\(refusal.kind)): \(refusal.reason)", logLevel: "WARNING",
+                                     type: refusal.isRateLimit ? "RATE_LIMITED" : "PEER_AUTH_REFUSED",
                                      sessionId: nil, roundNumber: nil, senderName: refusal.claimed ?? "unknown", senderRole: role.rawValue)
             try? statuses.insert(event)
         }

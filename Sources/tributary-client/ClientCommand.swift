@@ -64,6 +64,12 @@ struct Run: AsyncParsableCommand {
     var logFormat: LogSetup.Format = .text
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: Logger.Level = .info
+    @Option(help: "CA certificate (PEM) for mutual TLS with combiners on tls+tcp://.")
+    var tlsCa: String?
+    @Option(help: "This client's certificate (PEM; `tributary pki issue --role client --name ID`); its name must be --client-id.")
+    var tlsCert: String?
+    @Option(help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
 
     func validate() throws {
         guard count >= 1 else { throw ValidationError("--count must be at least 1") }
@@ -78,12 +84,15 @@ struct Run: AsyncParsableCommand {
         guard let url = URL(string: controller), url.scheme != nil else { throw ValidationError("--controller must be an http URL") }
         // Swarm mode: N independent clients (own ids, sockets, heartbeats and updates) sharing
         // one process; only their PUB subscriptions are shared (a notice merely wakes them).
+        let tls = try tlsCa.map { try TLSIdentity.load(ca: $0, certificate: tlsCert, key: tlsKey) }
+        if tls == nil, tlsCert != nil { throw ValidationError("--tls-cert needs --tls-ca") }
         let hub = count > 1 ? NoticeHub() : nil
         var services: [any Service] = []
         for index in 0..<count {
             let id = count > 1 ? "\(clientId)-\(index)" : clientId
             var config = ClientConfiguration(controllerURL: url, clientId: id, name: count > 1 ? "\(name ?? clientId)-\(index)" : name ?? clientId)
             config.preferredCombiner = combiner
+            config.tls = tls
             config.token = token ?? ProcessInfo.processInfo.environment["TRIBUTARY_TOKEN"]
             var log = logger
             if count > 1 { log[metadataKey: "client"] = "\(id)" }

@@ -35,6 +35,14 @@ struct CombinerCommand: AsyncParsableCommand {
     var peerToken: String?
     @Option(help: "Log format: text or json (one object per line).")
     var logFormat: LogSetup.Format = .text
+    @Option(help: "CA certificate (PEM) for mutual TLS on tls+tcp:// addresses: the controller's and every client's certificate must come from it.")
+    var tlsCa: String?
+    @Option(help: "This combiner's certificate (PEM; `tributary pki issue --role combiner --name NAME`); without --peer-token it is also its identity.")
+    var tlsCert: String?
+    @Option(help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+    @Option(help: "Requests a second each client may make; past it, refused with rate_limited (the client backs off).")
+    var clientRateLimit: Double = 200
 
     func run() async throws {
         let logger = LogSetup.bootstrap(label: "tributary.combiner", level: logLevel, format: logFormat)
@@ -44,6 +52,18 @@ struct CombinerCommand: AsyncParsableCommand {
         config.replyAddress = listen
         config.publishAddress = publish
         config.advertiseHost = advertiseHost
+        let addresses = [controller, listen, publish]
+        if let tlsCa {
+            guard !addresses.contains(where: { !TLSIdentity.isTLS($0) }) else {
+                throw ValidationError("--tls-ca: use tls+tcp:// for --controller, --listen and --publish")
+            }
+            guard tlsCert != nil else { throw ValidationError("--tls-ca needs --tls-cert and --tls-key: clients and the controller require this combiner's certificate") }
+            config.tls = try TLSIdentity.load(ca: tlsCa, certificate: tlsCert, key: tlsKey)
+        } else if addresses.contains(where: TLSIdentity.isTLS) {
+            throw ValidationError("tls+tcp:// addresses need --tls-ca, --tls-cert and --tls-key")
+        }
+        guard clientRateLimit > 0 else { throw ValidationError("--client-rate-limit must be positive") }
+        config.clientRateLimit = PeerRateLimit(perSecond: clientRateLimit)
         config.peerToken = (peerToken ?? ProcessInfo.processInfo.environment["TRIBUTARY_PEER_TOKEN"]).flatMap { $0.isEmpty ? nil : $0 }
         let service = try CombinerService(configuration: config, logger: logger)
         var services: [any Service] = [service]

@@ -44,6 +44,12 @@ struct ControllerCommand: AsyncParsableCommand {
     var tlsCert: String?
     @Option(help: "PEM private key of --tls-cert.")
     var tlsKey: String?
+    @Option(help: "CA certificate (PEM) for mutual TLS on nng: with tls+tcp:// --listen and --publish, every combiner must present a certificate of this CA; the controller presents --tls-cert.")
+    var tlsCa: String?
+    @Flag(help: "Allow binding a non-loopback address without authentication (no --jwt-secret for HTTP; neither --peer-auth nor --tls-ca for nng). Only for isolated test networks.")
+    var insecure = false
+    @Option(help: "nng: requests a second each combiner may make; past it, refused with rate_limited (the combiner backs off).")
+    var peerRateLimit: Double = 2000
     @Flag(help: "Peer authentication on nng: combiners and clients must present a peer token this controller signed (needs --jwt-secret, which guards the routes that hand tokens out).")
     var peerAuth = false
     @Option(help: "Print a peer token of this role (combiner or client) for --name, signed with the key in --data-dir, then exit.")
@@ -76,6 +82,7 @@ struct ControllerCommand: AsyncParsableCommand {
             print(try await issuer.issue(role: role, name: name, lifetime: .seconds(tokenDays * 86_400)))
             return
         }
+        try checkSecureBinding(jwtSecret: jwtSecret)
         if peerAuth && jwtSecret == nil {
             throw ValidationError("--peer-auth needs --jwt-secret: without API authentication anyone could ask clients/add for a client's peer token")
         }
@@ -94,6 +101,12 @@ struct ControllerCommand: AsyncParsableCommand {
         guard (tlsCert == nil) == (tlsKey == nil) else { throw ValidationError("--tls-cert and --tls-key go together") }
         config.tlsCertificate = tlsCert.map { URL(fileURLWithPath: $0) }
         config.tlsKey = tlsKey.map { URL(fileURLWithPath: $0) }
+        if let tlsCa {
+            guard let tlsCert, let tlsKey else { throw ValidationError("--tls-ca needs --tls-cert and --tls-key (the controller's own certificate on nng)") }
+            config.nngTLS = try TLSIdentity.load(ca: tlsCa, certificate: tlsCert, key: tlsKey)
+        }
+        guard peerRateLimit > 0 else { throw ValidationError("--peer-rate-limit must be positive") }
+        config.combinerRateLimit = PeerRateLimit(perSecond: peerRateLimit)
         config.dashboardDirectory = dashboardDir.map { URL(fileURLWithPath: $0) }
         guard deviceRateLimit >= 1, deviceHeartbeat > 0, (1...3600).contains(deviceRoundMinTimeout) else {
             throw ValidationError("--device-rate-limit must be at least 1, --device-heartbeat positive, --device-round-min-timeout 1 to 3600")
@@ -105,5 +118,23 @@ struct ControllerCommand: AsyncParsableCommand {
         config.deviceRoundMinimumTimeout = deviceRoundMinTimeout
         let service = try ControllerService(configuration: config, logger: logger)
         try await service.run()
+    }
+
+    /// Secure by default: an address other machines can reach needs authentication on it.
+    private func checkSecureBinding(jwtSecret: String?) throws {
+        let tlsOnNNG = [listen, publish].map(TLSIdentity.isTLS)
+        if tlsCa != nil, tlsOnNNG.contains(false) {
+            throw ValidationError("--tls-ca: use tls+tcp:// for both --listen and --publish (got \(listen), \(publish))")
+        }
+        if tlsCa == nil, tlsOnNNG.contains(true) {
+            throw ValidationError("tls+tcp:// addresses need --tls-ca, --tls-cert and --tls-key")
+        }
+        guard !insecure else { return }
+        if !AdvertisedAddress.isLoopback(httpHost), jwtSecret == nil {
+            throw ValidationError("--http-host \(httpHost) is reachable from other machines: give --jwt-secret (or TRIBUTARY_JWT_SECRET), or --insecure for an isolated test network")
+        }
+        if let open = [listen, publish].first(where: { !AdvertisedAddress.isLoopback($0) }), !peerAuth, tlsCa == nil {
+            throw ValidationError("\(open) is reachable from other machines: give --peer-auth or mutual TLS (--tls-ca with tls+tcp://), or --insecure for an isolated test network")
+        }
     }
 }

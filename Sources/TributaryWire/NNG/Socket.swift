@@ -52,10 +52,27 @@ public final class Socket: Sendable {
     /// Starts a listener and returns the URL it is bound to. For TCP/WebSocket URLs with port 0
     /// the returned URL carries the port the OS actually chose (`NNG_OPT_LOCADDR`), so
     /// `"tcp://127.0.0.1:0"` yields e.g. `"tcp://127.0.0.1:40123"`; other URLs come back as given.
+    ///
+    /// A `tls+tcp://` listener needs ``SocketOptions/tls`` with a certificate (``NNGError/invalid``
+    /// otherwise) and requires one from every dialer.
     @discardableResult
     public func listen(_ url: String) throws(NNGError) -> String {
         var listener = nng_listener()
-        try nngCheck(nng_listen(handle, url, &listener, 0))
+        if TLSIdentity.isTLS(url) {
+            guard let tls = options.tls, tls.certificatePEM != nil else { throw NNGError.invalid }
+            try nngCheck(nng_listener_create(&listener, handle, url))
+            do {
+                let config = try tls.makeConfig(server: true, url: url)
+                defer { nng_tls_config_free(config) }   // the listener holds its own reference
+                try nngCheck(nng_listener_set_ptr(listener, NNG_OPT_TLS_CONFIG, UnsafeMutableRawPointer(config)))
+                try nngCheck(nng_listener_start(listener, 0))
+            } catch {
+                nng_listener_close(listener)
+                throw error
+            }
+        } else {
+            try nngCheck(nng_listen(handle, url, &listener, 0))
+        }
         var addr = nng_sockaddr()
         guard nng_listener_get_addr(listener, NNG_OPT_LOCADDR, &addr) == 0 else { return url }
         let family = Int(addr.s_family)
@@ -68,9 +85,25 @@ public final class Socket: Sendable {
     /// Starts a dialer without waiting for the connection (`NNG_FLAG_NONBLOCK`): nng keeps
     /// retrying in the background with the socket's reconnect back-off, so a client may start
     /// before its server. Fails only for bad URLs or a closed socket.
+    /// A `tls+tcp://` dialer verifies the listener's certificate with ``SocketOptions/tls`` (and
+    /// presents its own when it has one); without it, nng's defaults verify against nothing and
+    /// every handshake fails.
     public func dial(_ url: String) throws(NNGError) {
         var dialer = nng_dialer()
-        try nngCheck(nng_dial(handle, url, &dialer, Int32(NNG_FLAG_NONBLOCK)))
+        if TLSIdentity.isTLS(url), let tls = options.tls {
+            try nngCheck(nng_dialer_create(&dialer, handle, url))
+            do {
+                let config = try tls.makeConfig(server: false, url: url)
+                defer { nng_tls_config_free(config) }   // the dialer holds its own reference
+                try nngCheck(nng_dialer_set_ptr(dialer, NNG_OPT_TLS_CONFIG, UnsafeMutableRawPointer(config)))
+                try nngCheck(nng_dialer_start(dialer, Int32(NNG_FLAG_NONBLOCK)))
+            } catch {
+                nng_dialer_close(dialer)
+                throw error
+            }
+        } else {
+            try nngCheck(nng_dial(handle, url, &dialer, Int32(NNG_FLAG_NONBLOCK)))
+        }
     }
 
     /// Closes the socket; pending operations on it and its contexts fail with ``NNGError/closed``.

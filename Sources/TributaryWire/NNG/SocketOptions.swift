@@ -23,6 +23,8 @@ public struct SocketOptions: Sendable, Equatable {
     public var receiveBuffer: Int?
     /// `NNG_OPT_SENDBUF` in messages; nil = nng default (16 per pipe for PUB).
     public var sendBuffer: Int?
+    /// Mutual TLS for `tls+tcp://` listeners and dialers of this socket (nil: none configured).
+    public var tls: TLSIdentity?
 
     public init(
         receiveMaxSize: Int = SocketOptions.defaultReceiveMaxSize,
@@ -31,7 +33,8 @@ public struct SocketOptions: Sendable, Equatable {
         reconnectMin: Duration = .milliseconds(100),
         reconnectMax: Duration = .seconds(5),
         receiveBuffer: Int? = nil,
-        sendBuffer: Int? = nil
+        sendBuffer: Int? = nil,
+        tls: TLSIdentity? = nil
     ) {
         self.receiveMaxSize = receiveMaxSize
         self.sendTimeout = sendTimeout
@@ -40,6 +43,7 @@ public struct SocketOptions: Sendable, Equatable {
         self.reconnectMax = reconnectMax
         self.receiveBuffer = receiveBuffer
         self.sendBuffer = sendBuffer
+        self.tls = tls
     }
 }
 

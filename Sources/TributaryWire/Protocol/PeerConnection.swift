@@ -4,29 +4,46 @@ import Foundation
 /// timeout, turns an `.error` reply into a thrown `WireError`, and checks the reply kind.
 public final class PeerConnection: Sendable {
     public let url: String
-    /// The peer token sent with every request (nil: none).
-    public let credential: String?
+    /// What is sent with every request: a peer token or certificate proof (nil: nothing).
+    public let credential: PeerCredential?
     private let client: RequestClient
 
-    public init(url: String, credential: String? = nil) throws {
+    /// `tls`: mutual TLS when `url` is `tls+tcp://`.
+    public init(url: String, credential: PeerCredential? = nil, tls: TLSIdentity? = nil) throws {
         self.url = url
         self.credential = credential
         var options = SocketOptions()
         options.receiveMaxSize = FrameLimits.receiveMaxSize
+        options.tls = tls
         client = try RequestClient(url: url, options: options)
     }
 
+    public convenience init(url: String, credential: String?) throws {
+        try self.init(url: url, credential: PeerCredential(token: credential))
+    }
+
     /// Sends one request and returns the decoded reply frame (alive as long as the caller keeps it).
+    /// A `rateLimited` answer is retried after a growing pause while `timeout` allows: an honest
+    /// peer slows down instead of failing.
     public func call<M: Encodable>(
         _ kind: MessageKind, _ metadata: M, payload: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
         expecting replyKind: MessageKind, timeout: Duration
     ) async throws -> Frame {
-        try await send(encode(kind, metadata, payload: payload), expecting: replyKind, timeout: timeout)
+        let deadline = ContinuousClock.now + timeout
+        var pause = Duration.milliseconds(50)
+        while true {
+            do {
+                return try await send(encode(kind, metadata, payload: payload), expecting: replyKind, timeout: deadline - .now)
+            } catch let error as WireError where error.code == .rateLimited && ContinuousClock.now + pause < deadline {
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(1))
+            }
+        }
     }
 
     /// A request frame carrying this connection's credential.
     public func encode<M: Encodable>(_ kind: MessageKind, _ metadata: M, payload: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) throws -> Message {
-        try Frame.encode(kind, metadata, payload: payload, auth: credential)
+        try Frame.encode(kind, metadata, payload: payload, auth: credential?.value)
     }
 
     /// Sends an already encoded request (built where its payload pointer was valid).

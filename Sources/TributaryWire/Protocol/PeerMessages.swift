@@ -64,16 +64,21 @@ public struct CombinerHeartbeat: Codable, Sendable {
     }
 }
 
-/// A request refused for its peer token: what it claimed to be, and why.
+/// A request refused for its peer token or its sender's rate: what it claimed to be, and why.
 public struct PeerRefusal: Codable, Sendable, Equatable {
     public var kind: String
     public var claimed: String?
     public var reason: String
-    public init(kind: String, claimed: String?, reason: String) {
+    /// The wire error code (`unauthorized`, `rateLimited`; absent from older combiners: unauthorized).
+    public var code: String?
+    public init(kind: String, claimed: String?, reason: String, code: String? = nil) {
         self.kind = kind
         self.claimed = claimed
         self.reason = reason
+        self.code = code
     }
+
+    public var isRateLimit: Bool { code == WireError.Code.rateLimited.rawValue }
 }
 
 /// A combiner's view of its running job: whom it selected and whose results it accepted.

@@ -16,6 +16,7 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
         case notFound           // unknown model id, client id, ...
         case notRegistered
         case unauthorized       // no, an invalid, expired or another peer's token
+        case rateLimited        // the sender exceeded its requests a second: retry later
         case `internal`
     }
 
@@ -30,5 +31,5 @@ public struct WireError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { "\(code.rawValue): \(message)" }
 
     /// Whether the same request may succeed if sent again later.
-    public var isRetryable: Bool { code == .busy }
+    public var isRetryable: Bool { code == .busy || code == .rateLimited }
 }

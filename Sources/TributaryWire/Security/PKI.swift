@@ -54,9 +54,12 @@ public enum PKI {
             OrganizationalUnitName(role.rawValue)
             CommonName(name)
         }
-        var names: [GeneralName] = [.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))]
-        for host in Set(hosts + [name]) where !host.isEmpty {
-            if let address = ipv4(host) { names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(address)))) } else { names.append(.dnsName(host)) }
+        // IP hosts go in twice: as IP addresses (what swift-nio-ssl and browsers match) and as DNS
+        // names (mbedTLS 2.28, nng's TLS engine, matches a server name against DNS names only).
+        var names: [GeneralName] = []
+        for host in ["localhost", "127.0.0.1"] + Set(hosts + [name]).sorted() where !host.isEmpty && !names.contains(.dnsName(host)) {
+            if let address = ipv4(host) { names.append(.ipAddress(ASN1OctetString(contentBytes: ArraySlice(address)))) }
+            names.append(.dnsName(host))
         }
         let now = Date()
         let certificate = try Certificate(

@@ -58,28 +58,51 @@ public struct PeerTokenIssuer: Sendable {
     }
 }
 
-/// Checks peer tokens with the controller's public key: signature, expiry, role and name.
+/// Checks what peers present: tokens with the controller's public key, certificate proofs
+/// (`CertificateProof`) against the network's CA — signature, expiry, role and name.
 public struct PeerTokenVerifier: Sendable {
-    private let keys: Task<JWTKeyCollection, Never>
+    private let keys: Task<JWTKeyCollection, Never>?
+    private let certificates: X5CVerifier?
 
-    public init(publicKey raw: Data) throws {
-        let key = try EdDSA.PublicKey(x: raw.base64URL, curve: .ed25519)
-        keys = Task { await JWTKeyCollection().add(eddsa: key) }
+    /// `publicKey`: the controller's raw Ed25519 key (nil: no tokens accepted); `trustedCAPEM`:
+    /// the CA whose certificates' proofs are accepted (nil: none).
+    public init(publicKey raw: Data?, trustedCAPEM: String? = nil) throws {
+        if let raw {
+            let key = try EdDSA.PublicKey(x: raw.base64URL, curve: .ed25519)
+            keys = Task { await JWTKeyCollection().add(eddsa: key) }
+        } else {
+            keys = nil
+        }
+        certificates = try trustedCAPEM.map { try X5CVerifier(rootCertificates: [$0]) }
     }
 
     /// The token's claims when it is valid, of `role`, and — when `name` is given — speaks for
     /// `name`; an `.unauthorized` wire error saying why otherwise.
     public func verify(_ token: String?, role: PeerRole, as name: String?) async throws(WireError) -> PeerClaims {
         guard let token, !token.isEmpty else { throw WireError(.unauthorized, "no peer token: this network requires one (\(role.rawValue) token from the controller)") }
-        let claims: PeerClaims
-        do { claims = try await keys.value.verify(token, as: PeerClaims.self) } catch {
+        let claims = try await claims(of: token)
+        try Self.authorize(claims, role: role, as: name)
+        return claims
+    }
+
+    /// The claims of a token or certificate proof whose signature and expiry are valid.
+    public func claims(of token: String) async throws(WireError) -> PeerClaims {
+        if CertificateProof.isProof(token) {
+            guard let certificates else { throw WireError(.unauthorized, "certificate proofs are not accepted here: this endpoint runs without TLS") }
+            return try await CertificateProof.verify(token, with: certificates)
+        }
+        guard let keys else { throw WireError(.unauthorized, "invalid peer token: this network authenticates peers by certificate") }
+        do { return try await keys.value.verify(token, as: PeerClaims.self) } catch {
             throw WireError(.unauthorized, "\("\(error)".contains("expired") ? "expired" : "invalid") peer token")
         }
+    }
+
+    /// Passes when valid `claims` are of `role` and (when given) speak for `name`.
+    public static func authorize(_ claims: PeerClaims, role: PeerRole, as name: String?) throws(WireError) {
         guard claims.role == role else { throw WireError(.unauthorized, "a \(claims.role.rawValue) token cannot act as a \(role.rawValue)") }
         if let name, claims.sub.value != name {
             throw WireError(.unauthorized, "impersonation: the token is for \(role.rawValue) '\(claims.sub.value)', the request names '\(name)'")
         }
-        return claims
     }
 }
 

@@ -6,3 +6,13 @@ public enum AdvertisedAddress {
         return String(url[..<schemeEnd.upperBound]) + host + String(url[colon...])
     }
 }
+
+extension AdvertisedAddress {
+    /// Whether `host` (a name or IP literal, or the host of a `scheme://host:port` URL) reaches
+    /// only this machine: `localhost`, 127.0.0.0/8, ::1, or an ipc/inproc address.
+    public static func isLoopback(_ hostOrURL: String) -> Bool {
+        if hostOrURL.hasPrefix("ipc://") || hostOrURL.hasPrefix("inproc://") { return true }
+        let host = hostOrURL.contains("://") ? (TLSIdentity.host(of: hostOrURL) ?? "") : hostOrURL
+        return host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+}

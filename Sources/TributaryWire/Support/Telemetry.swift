@@ -32,4 +32,9 @@ public enum Telemetry {
     static func peerAuthRefused(_ role: PeerRole) -> Metrics.Counter {
         Metrics.Counter(label: "tributary_peer_auth_refused_total", dimensions: [("role", role.rawValue)])
     }
+
+    /// nng requests refused for their sender's rate: `tributary_peer_rate_limited_total{role}`.
+    static func peerRateLimited(_ role: PeerRole) -> Metrics.Counter {
+        Metrics.Counter(label: "tributary_peer_rate_limited_total", dimensions: [("role", role.rawValue)])
+    }
 }
