@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/jwt-kit", from: "5.0.0"),
         .package(url: "https://github.com/apple/swift-certificates", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.27.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.30.0"),
         .package(url: "https://github.com/apple/swift-crypto", "4.0.0"..<"5.0.0"),
     ],
     targets: [
@@ -87,6 +88,9 @@ let package = Package(
                 "TributaryWire", "TributaryModel",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
+                // The one REST call, over HTTPS with the network's own CA when it has one.
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("Resources/digits.csv")]
@@ -109,7 +113,8 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .executableTarget(name: "tributary", dependencies: [
-            "TributaryModel", "TributaryWire", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TributaryModel", "TributaryWire", "TributaryClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ]),
         // Micro-benchmarks: aggregation kernels against memory bandwidth, and the nng loopback
         // bound for a round's bytes (scripts/bench.sh).
@@ -127,8 +132,9 @@ let package = Package(
         .testTarget(name: "TributaryClientTests", dependencies: ["TributaryClient"]),
         // Starts the real executables: depending on them makes `swift test` build them.
         .testTarget(name: "EndToEndTests", dependencies: [
-            "TributaryModel", "TributaryWire", "tributary-controller", "tributary-combiner", "tributary-client", "tributary",
+            "TributaryModel", "TributaryWire", "TributaryClient", "tributary-controller", "tributary-combiner", "tributary-client", "tributary",
             .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
         ]),
     ]

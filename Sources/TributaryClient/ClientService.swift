@@ -26,7 +26,7 @@ public final class ClientService: Service, Sendable {
     public init(configuration: ClientConfiguration, trainer: any Trainer, logger: Logger, notices: NoticeHub? = nil) {
         self.configuration = configuration
         self.trainer = trainer
-        self.api = ControllerAPI(baseURL: configuration.controllerURL, token: configuration.token)
+        self.api = ControllerAPI(baseURL: configuration.controllerURL, token: configuration.token, caPEM: configuration.tls?.caPEM)
         self.logger = logger
         self.noticeHub = notices
     }

@@ -1,10 +1,11 @@
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOCore
+import NIOSSL
 
 /// The one REST call a client makes: `POST /api/v1/clients/add`, which says which combiner
-/// to dial. Needs no ingress port on the client.
+/// to dial. Needs no ingress port on the client. Over HTTPS it trusts the system's roots, or
+/// only the network's CA when one is configured (a private PKI from `tributary pki`).
 struct ControllerAPI: Sendable {
     struct Assignment: Decodable, Sendable {
         var combiner: String
@@ -26,18 +27,20 @@ struct ControllerAPI: Sendable {
     let baseURL: URL
     /// Bearer token (role client or admin) when the controller requires one.
     var token: String? = nil
+    /// PEM of the CA that signed the controller's HTTPS certificate (nil: the system's roots).
+    var caPEM: String? = nil
 
     func addClient(id: String, name: String, preferredCombiner: String?) async throws -> Assignment {
-        var request = URLRequest(url: baseURL.appendingPathComponent("api/v1/clients/add"))
-        request.httpMethod = "POST"
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        request.timeoutInterval = 15
+        var request = HTTPClientRequest(url: baseURL.appendingPathComponent("api/v1/clients/add").absoluteString)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         var body: [String: String] = ["client_id": id, "name": name, "package": "local"]
         if let preferredCombiner { body["combiner_preferred"] = preferredCombiner }
-        request.httpBody = try JSONEncoder().encode(body)
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        request.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+        let response = try await TrustedHTTPClient.client(trusting: caPEM).execute(request, timeout: .seconds(15))
+        let data = Data(try await response.body.collect(upTo: 1 << 20).readableBytesView)
+        let status = Int(response.status.code)
         guard status == 200 else {
             let message = (try? JSONDecoder().decode([String: String].self, from: data))?["message"] ?? String(decoding: data.prefix(200), as: UTF8.self)
             throw APIFailure(status: status, message: message)

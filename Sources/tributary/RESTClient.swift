@@ -1,7 +1,7 @@
+import AsyncHTTPClient
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import NIOCore
+import TributaryClient
 
 /// A minimal JSON client for the controller's REST API.
 struct RESTClient: Sendable {
@@ -13,6 +13,8 @@ struct RESTClient: Sendable {
 
     let baseURL: URL
     var token: String? = nil
+    /// The CA an HTTPS controller's certificate is checked against (nil: the system's roots).
+    var caPEM: String? = nil
 
     func get(_ path: String, headers: [String: String] = [:]) async throws -> Any {
         try await send("GET", path, body: nil, contentType: nil, headers: headers)
@@ -59,21 +61,21 @@ struct RESTClient: Sendable {
 
     private func perform(_ method: String, _ path: String, body: Data?, contentType: String?, headers: [String: String]) async throws -> Data {
         guard let url = URL(string: path, relativeTo: baseURL) else { throw Failure(status: 0, message: "bad path \(path)") }
-        var request = URLRequest(url: url)
-        request.httpMethod = method
-        request.httpBody = body
-        request.timeoutInterval = 30
-        if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        for (key, value) in headers { request.setValue(value, forHTTPHeaderField: key) }
+        var request = HTTPClientRequest(url: url.absoluteString)
+        request.method = .init(rawValue: method)
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        if let contentType { request.headers.replaceOrAdd(name: "Content-Type", value: contentType) }
+        if let token { request.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(token)") }
+        for (key, value) in headers { request.headers.replaceOrAdd(name: key, value: value) }
         let data: Data
-        let response: URLResponse
+        let response: HTTPClientResponse
         do {
-            (data, response) = try await URLSession.shared.data(for: request)
+            response = try await TrustedHTTPClient.client(trusting: caPEM).execute(request, timeout: .seconds(300))
+            data = Data(try await response.body.collect(upTo: Int.max).readableBytesView)
         } catch {
-            throw Failure(status: 0, message: "cannot reach the controller at \(baseURL.absoluteString): \(error.localizedDescription)")
+            throw Failure(status: 0, message: "cannot reach the controller at \(baseURL.absoluteString): \(error)")
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let status = Int(response.status.code)
         guard (200..<300).contains(status) else {
             let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
             let message = (object as? [String: Any])?["message"] as? String ?? String(decoding: data.prefix(300), as: UTF8.self)

@@ -15,11 +15,17 @@ struct ControllerOptions: ParsableArguments {
     var controller: String = "http://127.0.0.1:8092"
     @Option(help: "Bearer token for a controller with authentication on (default: $TRIBUTARY_TOKEN).")
     var token: String?
+    @Option(help: "PEM of the CA that signed an HTTPS controller's certificate, when it is not in the system's trust store (default: $TRIBUTARY_CA).")
+    var ca: String?
 
     var client: RESTClient {
         get throws {
             guard let url = URL(string: controller) else { throw ValidationError("--controller must be a URL") }
-            return RESTClient(baseURL: url, token: token ?? ProcessInfo.processInfo.environment["TRIBUTARY_TOKEN"])
+            let caPEM = try (ca ?? ProcessInfo.processInfo.environment["TRIBUTARY_CA"]).flatMap { $0.isEmpty ? nil : $0 }.map { path in
+                guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else { throw ValidationError("cannot read the CA file \(path)") }
+                return pem
+            }
+            return RESTClient(baseURL: url, token: token ?? ProcessInfo.processInfo.environment["TRIBUTARY_TOKEN"], caPEM: caPEM)
         }
     }
 }

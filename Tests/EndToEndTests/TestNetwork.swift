@@ -1,4 +1,7 @@
+import AsyncHTTPClient
 import Foundation
+import NIOCore
+import TributaryClient
 import Testing
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -12,9 +15,19 @@ import Glibc
 final class TestNetwork: @unchecked Sendable {
     let directory: URL
     let httpPort: Int
-    let controllerReply: String
-    let controllerPublish: String
-    var controllerURL: URL { URL(string: "http://127.0.0.1:\(httpPort)")! }
+    var controllerReply: String
+    var controllerPublish: String
+    /// The nng transport of every address: `tcp`, or `tls+tcp` (then pass the TLS options per process).
+    var nngScheme = "tcp" {
+        didSet {
+            controllerReply = controllerReply.replacingOccurrences(of: "\(oldValue)://", with: "\(nngScheme)://")
+            controllerPublish = controllerPublish.replacingOccurrences(of: "\(oldValue)://", with: "\(nngScheme)://")
+        }
+    }
+    var controllerURL: URL { URL(string: "\(caFile == nil ? "http" : "https")://127.0.0.1:\(httpPort)")! }
+    /// The CA of a controller serving HTTPS: REST calls here trust only it, and every process
+    /// started here gets it as `$TRIBUTARY_CA`.
+    var caFile: String?
     private(set) var processes: [String: Process] = [:]
     /// The REST bearer token of a controller with `--jwt-secret`: sent by `request`, and given to
     /// every process started here as `$TRIBUTARY_TOKEN`.
@@ -43,7 +56,7 @@ final class TestNetwork: @unchecked Sendable {
         let process = Process()
         process.executableURL = Self.binDirectory.appendingPathComponent(executable)
         process.arguments = arguments
-        if let token { process.environment = ProcessInfo.processInfo.environment.merging(["TRIBUTARY_TOKEN": token]) { $1 } }
+        process.environment = environment
         let log = directory.appendingPathComponent("\(role).log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
@@ -66,7 +79,7 @@ final class TestNetwork: @unchecked Sendable {
             "--name", name, "--controller", controllerReply,
             // Port 0: the combiner binds a free port itself and registers the bound address, so
             // suites running in parallel cannot race for a port picked here.
-            "--listen", "tcp://127.0.0.1:0", "--publish", "tcp://127.0.0.1:0",
+            "--listen", "\(nngScheme)://127.0.0.1:0", "--publish", "\(nngScheme)://127.0.0.1:0",
         ] + extra)
     }
 
@@ -82,7 +95,7 @@ final class TestNetwork: @unchecked Sendable {
         process.executableURL = Self.binDirectory.appendingPathComponent(executable)
         process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
-        if let token { process.environment = ProcessInfo.processInfo.environment.merging(["TRIBUTARY_TOKEN": token]) { $1 } }
+        process.environment = environment
         try process.run()
         process.waitUntilExit()
         return process.terminationStatus
@@ -94,6 +107,7 @@ final class TestNetwork: @unchecked Sendable {
         let process = Process()
         process.executableURL = Self.binDirectory.appendingPathComponent(executable)
         process.arguments = arguments
+        process.environment = environment
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
@@ -122,20 +136,29 @@ final class TestNetwork: @unchecked Sendable {
         return String(text.suffix(3000))
     }
 
+    /// This process's environment with the network's token and CA.
+    var environment: [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        if let token { environment["TRIBUTARY_TOKEN"] = token }
+        if let caFile { environment["TRIBUTARY_CA"] = caFile }
+        return environment
+    }
+
     // MARK: REST
 
     func request(_ method: String, _ path: String, json: Any? = nil, headers: [String: String] = [:]) async throws -> (status: Int, body: Any?) {
-        var request = URLRequest(url: URL(string: path, relativeTo: controllerURL)!)
-        request.httpMethod = method
-        request.timeoutInterval = 10
+        var request = HTTPClientRequest(url: URL(string: path, relativeTo: controllerURL)!.absoluteString)
+        request.method = .init(rawValue: method)
         if let json {
-            request.httpBody = try JSONSerialization.data(withJSONObject: json)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
+            request.headers.add(name: "Content-Type", value: "application/json")
         }
-        if let token, headers["Authorization"] == nil { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        for (k, v) in headers { request.setValue(v, forHTTPHeaderField: k) }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]))
+        if let token, headers["Authorization"] == nil { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        for (k, v) in headers { request.headers.replaceOrAdd(name: k, value: v) }
+        let ca = try caFile.map { try String(contentsOfFile: $0, encoding: .utf8) }
+        let response = try await TrustedHTTPClient.client(trusting: ca).execute(request, timeout: .seconds(10))
+        let data = Data(try await response.body.collect(upTo: 256 << 20).readableBytesView)
+        return (Int(response.status.code), try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]))
     }
 
     func get(_ path: String, headers: [String: String] = [:]) async throws -> Any? {
