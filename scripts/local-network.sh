@@ -5,7 +5,7 @@
 #   scripts/local-network.sh up [--combiners C] [--clients N] [--run-dir DIR] [--http-port P]
 #                               [--port-base B] [--partition iid|dirichlet:ALPHA] [--release]
 #                               [--client-args "EXTRA CLIENT OPTIONS"]
-#                               [--controller-args "EXTRA CONTROLLER OPTIONS"]
+#                               [--controller-args "EXTRA CONTROLLER OPTIONS"] [--secure]
 #   scripts/local-network.sh status [--run-dir DIR]
 #   scripts/local-network.sh down   [--run-dir DIR]
 #   scripts/local-network.sh kill ROLE [--run-dir DIR]      # kill -9 one process (e.g. client-3, combiner-1)
@@ -17,13 +17,19 @@
 # `dashboard: http://HOST:PORT/dashboard/`, `fl-framework: http://HOST:PORT/fl`, the
 # `server_url` of the FL Framework API's clients, `devices: …/device-api/api/v1`, the device
 # API's `api_base`).
+#
+# `--secure`: a throw-away CA under the run directory (`tributary pki`), mutual TLS on every nng
+# hop (each process has its own certificate, which is its identity), HTTPS and bearer tokens on
+# the HTTP APIs (a random JWT secret in DIR/jwt-secret, clients get client tokens); `up` also
+# prints `admin-token: TOKEN` and `ca: PATH` (export them as TRIBUTARY_TOKEN and TRIBUTARY_CA for
+# the `tributary` CLI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cmd=${1:-}; shift || true
 role_arg=""
 case "$cmd" in kill|restart) role_arg=${1:-}; shift || true ;; esac
-combiners=2; clients=4; run_dir=run/local; http_port=8092; port_base=7100; partition=iid; config=debug; client_args=; controller_args=
+combiners=2; clients=4; run_dir=run/local; http_port=8092; port_base=7100; partition=iid; config=debug; client_args=; controller_args=; secure=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --combiners) combiners=$2; shift 2 ;;
@@ -35,6 +41,7 @@ while [ $# -gt 0 ]; do
     --release) config=release; shift ;;
     --client-args) client_args=$2; shift 2 ;;
     --controller-args) controller_args=$2; shift 2 ;;
+    --secure) secure=1; shift ;;
     *) echo "unknown option: $1" >&2; exit 2 ;;
   esac
 done
@@ -117,14 +124,34 @@ up() {
   : > "$pids"
   # nng receives large messages with malloc; huge pages avoid the page-fault cliff (notes/nng.md §5.1).
   export GLIBC_TUNABLES=glibc.malloc.hugetlb=1
-  local controller_url="http://127.0.0.1:$http_port"
-  local c_rep="tcp://127.0.0.1:$port_base" c_pub="tcp://127.0.0.1:$((port_base + 1))"
+  local scheme=tcp controller_url="http://127.0.0.1:$http_port"
+  # Per role: the TLS options of one peer (empty unless --secure).
+  tls_of() { [ $secure = 1 ] && echo "--tls-ca $pki/ca.pem --tls-cert $pki/$1.pem --tls-key $pki/$1.key" || true; }
+  local pki="$run_dir/pki" secret="" controller_auth="" client_token=""
+  if [ $secure = 1 ]; then
+    scheme=tls+tcp; controller_url="https://127.0.0.1:$http_port"
+    rm -rf "$pki"
+    "$bin/tributary" pki init --dir "$pki" > /dev/null
+    for name in controller $(seq -f "combiner-%g" 0 $((combiners - 1))) $(seq -f "client-%g" 0 $((clients - 1))); do
+      "$bin/tributary" pki issue --dir "$pki" --role "${name%%-*}" --name "$name" > /dev/null
+    done
+    secret=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+    (umask 077; printf '%s\n' "$secret" > "$run_dir/jwt-secret")
+    controller_auth="--jwt-secret $secret"
+    TRIBUTARY_TOKEN=$("$bin/tributary-controller" --jwt-secret "$secret" --issue-token admin)
+    client_token=$("$bin/tributary-controller" --jwt-secret "$secret" --issue-token client)
+    export TRIBUTARY_TOKEN TRIBUTARY_CA="$pki/ca.pem"
+  fi
+  local c_rep="$scheme://127.0.0.1:$port_base" c_pub="$scheme://127.0.0.1:$((port_base + 1))"
 
   rm -f "$run_dir"/logs/*.log
-  spawn controller "$bin/tributary-controller" --data-dir "$run_dir/data" --http-port "$http_port" --listen "$c_rep" --publish "$c_pub" $controller_args
+  # shellcheck disable=SC2046,SC2086  # option lists split on purpose
+  spawn controller "$bin/tributary-controller" --data-dir "$run_dir/data" --http-port "$http_port" --listen "$c_rep" --publish "$c_pub" \
+    $controller_auth $(tls_of controller) $controller_args
   for i in $(seq 0 $((combiners - 1))); do
+    # shellcheck disable=SC2046
     spawn "combiner-$i" "$bin/tributary-combiner" --name "combiner-$i" --controller "$c_rep" \
-      --listen "tcp://127.0.0.1:$((port_base + 100 + 2 * i))" --publish "tcp://127.0.0.1:$((port_base + 101 + 2 * i))"
+      --listen "$scheme://127.0.0.1:$((port_base + 100 + 2 * i))" --publish "$scheme://127.0.0.1:$((port_base + 101 + 2 * i))" $(tls_of "combiner-$i")
   done
   "$bin/tributary" wait --controller "$controller_url" --combiners "$combiners" --timeout 60 >&2
   kill -0 "$(pid_of controller)" 2>/dev/null || { echo "the controller exited; see $run_dir/logs/controller.log" >&2; exit 1; }
@@ -133,8 +160,9 @@ up() {
   "$bin/tributary" upload-model --controller "$controller_url" "$run_dir/seed.npz" --name seed >&2
 
   for i in $(seq 0 $((clients - 1))); do
+    # shellcheck disable=SC2046,SC2086
     spawn "client-$i" "$bin/tributary-client" --controller "$controller_url" --client-id "client-$i" \
-      --partition "$i/$clients" --scheme "$partition" $client_args
+      --partition "$i/$clients" --scheme "$partition" $(tls_of "client-$i") ${client_token:+--token "$client_token"} $client_args
   done
   "$bin/tributary" wait --controller "$controller_url" --combiners "$combiners" --clients "$clients" --models 1 --timeout 60 >&2
   echo "logs: $run_dir/logs"
@@ -142,6 +170,10 @@ up() {
   echo "dashboard: $controller_url/dashboard/"
   echo "fl-framework: $controller_url/fl"
   echo "devices: $controller_url/device-api/api/v1"
+  if [ $secure = 1 ]; then
+    echo "admin-token: $TRIBUTARY_TOKEN"
+    echo "ca: $(cd "$pki" && pwd)/ca.pem"
+  fi
 }
 
 case "$cmd" in

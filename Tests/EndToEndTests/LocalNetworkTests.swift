@@ -85,6 +85,31 @@ struct LocalNetworkTests {
         #expect(check.finished && check.status == 0, "\(check.output)")
     }
 
+    @Test("up --secure: mutual TLS on nng, HTTPS and tokens on the APIs; it prints admin-token and ca, with which FEDn's APIClient trains and downloads, and without which it is refused",
+          .enabled(if: TestNetwork.virtualenvPython("apiclient") != nil, "no .venv/apiclient with fedn==0.33.0: run scripts/setup.sh"))
+    func secureNetworkServesFEDnAPIClient() async throws {
+        let net = try TestNetwork()
+        let run = net.directory.appendingPathComponent("run")
+        let up = try await localNetwork(["up", "--secure"] + options(net, run: run, clients: 2), in: net, until: "ca: ")
+        defer { stop(run) }
+        try #require(up.done, "up failed:\n\(up.output)")
+        let lines = up.output.split(separator: "\n").map(String.init)
+        func value(_ name: String) throws -> String { String(try #require(lines.first { $0.hasPrefix("\(name): ") }, "no \(name) line in:\n\(up.output)").dropFirst(name.count + 2)) }
+        let controller = try value("controller"), token = try value("admin-token"), ca = try value("ca")
+        #expect(controller == "https://127.0.0.1:\(net.httpPort)")
+        #expect(FileManager.default.fileExists(atPath: ca) && !token.isEmpty)
+        // Every nng hop is TLS: the combiner registered a tls+tcp:// address.
+        net.caFile = ca
+        net.token = token
+        let combiners = (try await net.get("/api/v1/combiners/") as? [String: Any])?["result"] as? [[String: Any]] ?? []
+        #expect(combiners.count == 1 && (combiners.first?["address"] as? String)?.hasPrefix("tls+tcp://") == true, "\(combiners)")
+        let check = try await net.runProgram(try #require(TestNetwork.virtualenvPython("apiclient")),
+                                            [TestNetwork.repositoryRoot.appendingPathComponent("Tests/apiclient/local_network_downloads.py").path,
+                                             controller, net.directory.path, token, ca],
+                                            log: "downloads", timeout: .seconds(300))
+        #expect(check.finished && check.status == 0, "\(check.output)")
+    }
+
     @Test func downStopsANetworkWithoutClients() async throws {
         let net = try TestNetwork()
         let run = net.directory.appendingPathComponent("run")

@@ -1,7 +1,10 @@
 """FEDn's APIClient (fedn==0.33.0, unmodified) against a network that scripts/local-network.sh
 brought up: every model it downloads, before and after a session, must open with numpy.load.
 
-    python local_network_downloads.py CONTROLLER_URL WORK_DIR
+    python local_network_downloads.py CONTROLLER_URL WORK_DIR [ADMIN_TOKEN CA_PEM]
+
+With a token and CA (a network brought up with --secure), the client speaks HTTPS trusting only
+that CA and sends the token, and a request without the token must be refused with 401.
 """
 import os
 import sys
@@ -9,11 +12,18 @@ import time
 from urllib.parse import urlparse
 
 import numpy as np
+import requests
 from fedn import APIClient
 
 url, work = urlparse(sys.argv[1]), sys.argv[2]
-api = APIClient(host=url.hostname, port=url.port, secure=False)
+token, ca = (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else (None, False)
+api = APIClient(host=url.hostname, port=url.port, secure=url.scheme == "https", verify=ca, token=token)
 failures = []
+if token:
+    anonymous = requests.get(f"{sys.argv[1]}/api/v1/combiners/", verify=ca, timeout=10)
+    print(f"without a token: {anonymous.status_code}")
+    if anonymous.status_code != 401:
+        failures.append(f"a request without a token got {anonymous.status_code}, not 401")
 
 
 def downloads_open_with_numpy(label):
