@@ -20,7 +20,7 @@
 #
 # `--secure`: a throw-away CA under the run directory (`tributary pki`), mutual TLS on every nng
 # hop (each process has its own certificate, which is its identity), HTTPS and bearer tokens on
-# the HTTP APIs (a random JWT secret in DIR/jwt-secret, clients get client tokens); `up` also
+# the HTTP APIs (a random JWT secret in DIR/jwt-secret; each client gets a client token bound to its id); `up` also
 # prints `admin-token: TOKEN` and `ca: PATH` (export them as TRIBUTARY_TOKEN and TRIBUTARY_CA for
 # the `tributary` CLI).
 set -euo pipefail
@@ -139,7 +139,6 @@ up() {
     (umask 077; printf '%s\n' "$secret" > "$run_dir/jwt-secret")
     controller_auth="--jwt-secret $secret"
     TRIBUTARY_TOKEN=$("$bin/tributary-controller" --jwt-secret "$secret" --issue-token admin)
-    client_token=$("$bin/tributary-controller" --jwt-secret "$secret" --issue-token client)
     export TRIBUTARY_TOKEN TRIBUTARY_CA="$pki/ca.pem"
   fi
   local c_rep="$scheme://127.0.0.1:$port_base" c_pub="$scheme://127.0.0.1:$((port_base + 1))"
@@ -160,6 +159,8 @@ up() {
   "$bin/tributary" upload-model --controller "$controller_url" "$run_dir/seed.npz" --name seed >&2
 
   for i in $(seq 0 $((clients - 1))); do
+    # Each client's token is bound to its id: it cannot enrol as another client.
+    [ $secure = 1 ] && client_token=$("$bin/tributary-controller" --jwt-secret "$secret" --issue-token client --name "client-$i")
     # shellcheck disable=SC2046,SC2086
     spawn "client-$i" "$bin/tributary-client" --controller "$controller_url" --client-id "client-$i" \
       --partition "$i/$clients" --scheme "$partition" $(tls_of "client-$i") ${client_token:+--token "$client_token"} $client_args

@@ -54,7 +54,7 @@ struct ControllerCommand: AsyncParsableCommand {
     var peerAuth = false
     @Option(help: "Print a peer token of this role (combiner or client) for --name, signed with the key in --data-dir, then exit.")
     var issuePeerToken: String?
-    @Option(help: "The combiner name or client id of --issue-peer-token.")
+    @Option(help: "The combiner name or client id of --issue-peer-token; with --issue-token client, the one client id the token may enrol.")
     var name: String?
     @Option(help: "REST API: requests a minute allowed per bearer token (with --jwt-secret); past it, 429 with Retry-After.")
     var apiRateLimit = 1200
@@ -71,7 +71,8 @@ struct ControllerCommand: AsyncParsableCommand {
             guard let jwtSecret, ["admin", "client", "observer"].contains(role) else {
                 throw ValidationError("--issue-token needs --jwt-secret (or TRIBUTARY_JWT_SECRET) and a role of admin, client or observer")
             }
-            print(try await APIAuthentication(secret: jwtSecret).issue(role: role, subject: "cli", days: tokenDays).token)
+            guard name == nil || role == "client" else { throw ValidationError("--name binds client tokens only") }
+            print(try await APIAuthentication(secret: jwtSecret).issue(role: role, subject: "cli", days: tokenDays, clientId: name).token)
             return
         }
         if let role = issuePeerToken {

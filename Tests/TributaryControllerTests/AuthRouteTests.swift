@@ -53,6 +53,24 @@ struct AuthRouteTests {
         }
     }
 
+    @Test("A client token bound to one client id enrols only that client and renews only bound to it; an unbound client token enrols any id")
+    func boundClientToken() async throws {
+        let bound = try await APIAuthentication(secret: Self.secret).issue(role: "client", subject: "site-a", days: 1, clientId: "site-a").token
+        let fleet = try await Self.token(role: "client")
+        try await withController(jwtSecret: Self.secret) { service, client in
+            try await Fixtures.registerCombiner(service, "comb-a", port: 7500)
+            #expect(try await ClientAddTests.add(client, "site-a", headers: Self.bearer(bound)).status == .ok)
+            let other = try await ClientAddTests.add(client, "site-b", headers: Self.bearer(bound))
+            #expect(other.status == .forbidden && other.message().contains("bound to client 'site-a'"), "\(other.text)")
+            #expect(try await ClientAddTests.add(client, "site-b", headers: Self.bearer(fleet)).status == .ok)
+            let renewal = try await client.post("/api/v1/auth/token", json: "{}", headers: Self.bearer(bound)).object()
+            let renewed = try #require(renewal["token"] as? String)
+            #expect(renewal["client_id"] as? String == "site-a")
+            #expect(try await ClientAddTests.add(client, "site-c", headers: Self.bearer(renewed)).status == .forbidden)
+            #expect(try await client.post("/api/v1/auth/token", json: "{\"client_id\": \"site-c\"}", headers: Self.bearer(bound)).status == .forbidden)
+        }
+    }
+
     @Test("A token signed elsewhere with the raw short secret (as PyJWT does for FEDn) is accepted")
     func foreignToken() async throws {
         // HS256 over {"role":"admin","exp":4102444800} with key "s3cret", made with Python's hmac module.

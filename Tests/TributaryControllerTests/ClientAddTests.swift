@@ -13,8 +13,8 @@ struct ClientAddTests {
         try await Fixtures.registerCombiner(service, "comb-b", port: 7502)
     }
 
-    static func add(_ client: any TestClientProtocol, _ id: String, extra: String = "") async throws -> TestResponse {
-        try await client.post("/api/v1/clients/add", json: "{\"client_id\": \"\(id)\", \"name\": \"site \(id)\"\(extra)}")
+    static func add(_ client: any TestClientProtocol, _ id: String, extra: String = "", headers: [String: String] = [:]) async throws -> TestResponse {
+        try await client.post("/api/v1/clients/add", json: "{\"client_id\": \"\(id)\", \"name\": \"site \(id)\"\(extra)}", headers: headers)
     }
 
     @Test("Clients are placed on the least-loaded combiner, alternating")

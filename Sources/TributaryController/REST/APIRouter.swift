@@ -63,7 +63,7 @@ enum APIRouter {
         let uploads = try FileUploads(store: d.store)
         FileUploadRoutes(uploads: uploads).register(on: router)
         ModelRoutes(store: d.store, uploads: uploads, resource: Resources.models).register(on: router)
-        ClientRoutes(store: d.store, registry: d.registry, configuration: d.configuration, peerIssuer: d.peerIssuer, peerGate: d.peerGate).register(on: router)
+        ClientRoutes(store: d.store, registry: d.registry, configuration: d.configuration, peerIssuer: d.peerIssuer, peerGate: d.peerGate, authentication: d.authentication).register(on: router)
         CombinerRoutes(store: d.store, registry: d.registry, resource: Resources.combiners, peerGate: d.peerGate).register(on: router)
         EventRecordRoutes(store: d.store, statuses: Resources.statuses, attributes: Resources.attributes, telemetry: Resources.telemetry)
             .register(on: router)

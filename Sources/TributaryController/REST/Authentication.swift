@@ -4,11 +4,18 @@ import TributaryWire
 import JWTKit
 
 /// What an API token carries: FEDn's `role` claim (`admin` or `client`), who it is for and
-/// when it expires.
+/// when it expires. A client token with a `client_id` is bound to that client: `clients/add`
+/// refuses it for any other id, so a stolen token cannot enrol (or obtain the peer token of)
+/// another client.
 struct APITokenPayload: JWTPayload {
     var sub: SubjectClaim?
     var role: String
     var exp: ExpirationClaim
+    var clientId: String?
+
+    enum CodingKeys: String, CodingKey {
+        case sub, role, exp, clientId = "client_id"
+    }
 
     func verify(using algorithm: some JWTAlgorithm) throws {
         try exp.verifyNotExpired()
@@ -35,10 +42,10 @@ public struct APIAuthentication: Sendable {
         }
     }
 
-    /// A signed token for `role`, valid for `days`.
-    public func issue(role: String, subject: String?, days: Double) async throws -> (token: String, expires: Date) {
+    /// A signed token for `role`, valid for `days`; a client token bound to `clientId` when given.
+    public func issue(role: String, subject: String?, days: Double, clientId: String? = nil) async throws -> (token: String, expires: Date) {
         let expires = Date().addingTimeInterval(days * 86_400)
-        let payload = APITokenPayload(sub: subject.map(SubjectClaim.init(value:)), role: role, exp: ExpirationClaim(value: expires))
+        let payload = APITokenPayload(sub: subject.map(SubjectClaim.init(value:)), role: role, exp: ExpirationClaim(value: expires), clientId: clientId)
         return (try await keys.value.sign(payload), expires)
     }
 
@@ -117,9 +124,16 @@ struct AuthRoutes {
             }
             let days = try body.number("expires_in_days") ?? 365
             guard days > 0, days <= 3650 else { throw APIError.badRequest("field 'expires_in_days' must be between 0 and 3650") }
-            let issued = try await authentication.issue(role: role, subject: caller.sub?.value, days: days)
-            return try APIResponse.object(["token": issued.token, "expires_at": ISO8601DateFormatter().string(from: issued.expires), "token_type": role],
-                                          status: .created)
+            // A bound client token renews only itself; an admin may bind a new client token to any id.
+            let clientId = try caller.clientId ?? body.string("client_id")
+            if let bound = caller.clientId, let asked = try body.string("client_id"), asked != bound {
+                throw APIError(status: .forbidden, message: "this token is bound to client '\(bound)' and cannot issue one for '\(asked)'")
+            }
+            guard clientId == nil || role == "client" else { throw APIError.badRequest("field 'client_id' binds client tokens only") }
+            let issued = try await authentication.issue(role: role, subject: caller.sub?.value, days: days, clientId: clientId)
+            var reply: [String: Any] = ["token": issued.token, "expires_at": ISO8601DateFormatter().string(from: issued.expires), "token_type": role]
+            if let clientId { reply["client_id"] = clientId }
+            return try APIResponse.object(reply, status: .created)
         }
     }
 }

@@ -13,6 +13,8 @@ struct ClientRoutes {
     let peerIssuer: PeerTokenIssuer?
     /// Deleting a client revokes its peer tokens (combiners learn it from their next heartbeat reply).
     let peerGate: PeerGate
+    /// Checks that a bound client token names the client it enrols.
+    let authentication: APIAuthentication?
 
     struct AddRequest: Decodable {
         var clientId: String
@@ -98,6 +100,9 @@ struct ClientRoutes {
             let body = try await request.decodeJSON(AddRequest.self)
             guard !body.clientId.isEmpty, body.clientId.utf8.count <= 256 else {
                 throw APIError.badRequest("field 'client_id' must be a non-empty string of at most 256 bytes")
+            }
+            if let authentication, let bound = try await authentication.verify(header: request.header("Authorization")).clientId, bound != body.clientId {
+                throw APIError(status: .forbidden, message: "this token is bound to client '\(bound)'; it cannot add client '\(body.clientId)'")
             }
             guard let combiner = try await registry.assign(
                 clientId: body.clientId, name: body.name ?? body.clientId, preferred: body.combinerPreferred, ip: nil, package: body.package)
