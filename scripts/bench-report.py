@@ -23,7 +23,8 @@ def lines(path):
     return out
 
 
-rows = [r for r in lines(results_path) if r.get("kind") != "devices"]
+rows = [r for r in lines(results_path) if r.get("kind") not in ("devices", "tls")]
+tls_rows = [r for r in lines(results_path) if r.get("kind") == "tls"]
 device_rows = [r for r in lines(results_path) if r.get("kind") == "devices"]
 peers = lines(peers_path)
 
@@ -86,6 +87,23 @@ out.append("")
 out.append("Combiner memory: *(RSS−idle)/model* is the combiner's peak RSS minus its RSS when idle (registered, no clients yet),"
            " in units of the model size; the design bound is ≤ 3 whatever N.")
 out.append("")
+
+
+if tls_rows:
+    out.append("## Secured network (TLS)")
+    out.append("")
+    out.append("Per row: the topology above with C=1 on a secured network — mutual TLS (mbedTLS 2.28, nng `tls+tcp://`) on every"
+               " nng hop, HTTPS and bearer tokens on the REST API, `--peer-auth` (each swarm client presents the peer token"
+               " `clients/add` gave it). *TLS / plain*: the TLS round's median ÷ the plain row of the same N, P and C, measured in this run.")
+    out.append("")
+    out.append("| N | P | C | rounds ok | round s median | min | max | plain round s | TLS / plain | RSS controller MB | RSS combiner MB |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for t in tls_rows:
+        ref = next((r for r in rows if r["n"] == t["n"] and float(r["p"]) == float(t["p"]) and r["c"] == t["c"] and r.get("median")), None)
+        ratio = t["median"] / ref["median"] if ref and t.get("median") else None
+        out.append(f"| {t['n']} | {t['p']} | {t['c']} | {t['finished']}/{t['total']} | {f(t.get('median'))} | {f(t.get('min'))} | {f(t.get('max'))} "
+                   f"| {f(ref['median']) if ref else '–'} | {f(ratio, '{:.1f}×')} | {t.get('rss_controller')} | {t.get('rss_combiner')} |")
+    out.append("")
 
 
 if device_rows:

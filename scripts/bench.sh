@@ -2,7 +2,7 @@
 # Benchmarks Tributary against the physical limit (and optionally Flower and FEDn), in one run.
 #
 #   scripts/bench.sh [--quick] [--peers] [--shapes "10x1e6 10x1e7 ..."] [--combiners "1 2 4"]
-#                    [--devices "1000x1e4 ..."] [--rounds R] [--out FILE] [--scratch-path DIR]
+#                    [--devices "1000x1e4 ..."] [--tls "10x1e6 10x1e7"] [--rounds R] [--out FILE] [--scratch-path DIR]
 #
 # For each shape (N clients × P float32 parameters) and combiner count C it starts the real
 # topology — a controller, C combiners and one `tributary-client --count N --trainer noop`
@@ -14,7 +14,9 @@
 # the ratio round/bound, and peak RSS (VmHWM) per role. Then the aggregation kernel
 # micro-benchmark. --devices: HTTP-device rows of the same shapes (scripts/bench-devices.sh: a
 # controller and one `tributary devices swarm` process), reported beside the nng rows with the
-# ratio device round ÷ nng round. Writes a markdown report (default bench/results.md; --quick:
+# ratio device round ÷ nng round. --tls: rows of the same shapes with C=1 on a secured network
+# (mutual TLS on every nng hop — mbedTLS — HTTPS and tokens on the REST API, peer tokens per
+# client), reported with the ratio TLS round ÷ plain round of the same shape. Writes a markdown report (default bench/results.md; --quick:
 # bench/results-quick.md). Release build, GLIBC_TUNABLES=glibc.malloc.hugetlb=1.
 # --peers: then runs Flower 1.42 (deployment engine) and FEDn 0.33 from ../shared/peers on the shapes
 # with N <= 25 (scripts/bench-peers.sh; FEDn needs root) and reports their medians beside
@@ -24,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quick=0; peers=0; rounds=6; scratch=.build-release; out=""
-shapes="10x1e6 10x1e7 50x1e6 100x1e6 1000x1e4"; combiner_counts="1 2 4"; device_shapes="1000x1e4"
+shapes="10x1e6 10x1e7 50x1e6 100x1e6 1000x1e4"; combiner_counts="1 2 4"; device_shapes="1000x1e4"; tls_shapes="10x1e6 10x1e7"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; shift ;;
@@ -32,6 +34,7 @@ while [ $# -gt 0 ]; do
     --shapes) shapes=$2; shift 2 ;;
     --combiners) combiner_counts=$2; shift 2 ;;
     --devices) device_shapes=$2; shift 2 ;;
+    --tls) tls_shapes=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --scratch-path) scratch=$2; shift 2 ;;
@@ -40,7 +43,7 @@ while [ $# -gt 0 ]; do
 done
 if [ $quick = 1 ]; then
   shapes=${BENCH_QUICK_SHAPES:-"4x1e4 20x1e5"}; combiner_counts=${BENCH_QUICK_COMBINERS:-"1 2"}; rounds=2
-  device_shapes=${BENCH_QUICK_DEVICES:-"20x1e5"}
+  device_shapes=${BENCH_QUICK_DEVICES:-"20x1e5"}; tls_shapes=${BENCH_QUICK_TLS:-"4x1e4"}
   out=${out:-bench/results-quick.md}
 fi
 out=${out:-bench/results.md}
@@ -74,53 +77,78 @@ stop_all() {
   pids=()
 }
 
-# run_shape N P C INDEX: one topology, one session; appends a line to $results.
+# A throw-away CA for the TLS rows: the controller, combiners and the swarm's certificates.
+pki=$run_root/pki
+make_pki() {
+  rm -rf "$pki"
+  "$bin/tributary" pki init --dir "$pki" > /dev/null
+  for name in controller combiner-0 combiner-1 combiner-2 combiner-3 bench; do
+    local role=client; case $name in controller) role=controller ;; combiner-*) role=combiner ;; esac
+    "$bin/tributary" pki issue --dir "$pki" --role "$role" --name "$name" > /dev/null
+  done
+}
+
+# run_shape N P C INDEX [TLS]: one topology, one session; appends a line to $results. TLS=1: the
+# secured network (the swarm's clients share one certificate for the channel and present the
+# peer tokens `clients/add` hands each of them as their identity).
 run_shape() {
-  local n=$1 p=$2 c=$3 idx=$4
+  local n=$1 p=$2 c=$3 idx=$4 tls=${5:-0}
   local params; params=$(python3 -c "print(int(float('$p')))")
-  local dir="$run_root/N${n}_P${p}_C${c}"
+  local dir="$run_root/N${n}_P${p}_C${c}$([ "$tls" = 1 ] && echo _tls)"
   rm -rf "$dir"; mkdir -p "$dir/logs"
   local http=$((18100 + idx)) nb=$((19000 + 20 * idx))
-  local url="http://127.0.0.1:$http"
-  echo "== N=$n P=$p combiners=$c" >&2
-  "$bin/tributary-controller" --data-dir "$dir/data" --http-port "$http" --listen "tcp://127.0.0.1:$nb" \
-    --publish "tcp://127.0.0.1:$((nb + 1))" --log-level "${BENCH_LOG_LEVEL:-warning}" > "$dir/logs/controller.log" 2>&1 &
+  local url="http://127.0.0.1:$http" scheme=tcp
+  local controller_tls=() client_tls=() curl_opts=()
+  if [ "$tls" = 1 ]; then
+    url="https://127.0.0.1:$http"; scheme=tls+tcp
+    controller_tls=(--jwt-secret bench-secret --peer-auth --tls-ca "$pki/ca.pem" --tls-cert "$pki/controller.pem" --tls-key "$pki/controller.key")
+    client_tls=(--tls-ca "$pki/ca.pem" --tls-cert "$pki/bench.pem" --tls-key "$pki/bench.key")
+    TRIBUTARY_TOKEN=$("$bin/tributary-controller" --jwt-secret bench-secret --issue-token admin)
+    export TRIBUTARY_TOKEN TRIBUTARY_CA="$pki/ca.pem"
+    curl_opts=(--cacert "$pki/ca.pem" -H "Authorization: Bearer $TRIBUTARY_TOKEN")
+  fi
+  echo "== N=$n P=$p combiners=$c$([ "$tls" = 1 ] && echo ' TLS')" >&2
+  "$bin/tributary-controller" --data-dir "$dir/data" --http-port "$http" --listen "$scheme://127.0.0.1:$nb" \
+    --publish "$scheme://127.0.0.1:$((nb + 1))" --log-level "${BENCH_LOG_LEVEL:-warning}" "${controller_tls[@]}" > "$dir/logs/controller.log" 2>&1 &
   pids+=($!); local controller_pid=$!
   local combiner_pids=()
   for i in $(seq 0 $((c - 1))); do
-    "$bin/tributary-combiner" --name "combiner-$i" --controller "tcp://127.0.0.1:$nb" --listen "tcp://127.0.0.1:$((nb + 2 + 2 * i))" \
-      --publish "tcp://127.0.0.1:$((nb + 3 + 2 * i))" --log-level "${BENCH_LOG_LEVEL:-warning}" > "$dir/logs/combiner-$i.log" 2>&1 &
+    local combiner_tls=()
+    [ "$tls" = 1 ] && combiner_tls=(--tls-ca "$pki/ca.pem" --tls-cert "$pki/combiner-$i.pem" --tls-key "$pki/combiner-$i.key")
+    "$bin/tributary-combiner" --name "combiner-$i" --controller "$scheme://127.0.0.1:$nb" --listen "$scheme://127.0.0.1:$((nb + 2 + 2 * i))" \
+      --publish "$scheme://127.0.0.1:$((nb + 3 + 2 * i))" --log-level "${BENCH_LOG_LEVEL:-warning}" "${combiner_tls[@]}" > "$dir/logs/combiner-$i.log" 2>&1 &
     pids+=($!); combiner_pids+=($!)
   done
   "$bin/tributary" wait --controller "$url" --combiners "$c" --timeout 60 >&2 || return 1
   "$bin/tributary-client" seed-model --parameters "$params" --out "$dir/seed.npz" > /dev/null || return 1
   "$bin/tributary" upload-model --controller "$url" "$dir/seed.npz" --name seed > /dev/null || return 1
   local combiner_base; combiner_base=$(for q in "${combiner_pids[@]}"; do hwm_mb "$q"; echo; done | sort -n | tail -1)
-  "$bin/tributary-client" --controller "$url" --client-id bench --count "$n" --trainer noop --examples 100 \
+  "$bin/tributary-client" --controller "$url" --client-id bench --count "$n" --trainer noop --examples 100 "${client_tls[@]}" \
     --log-level "${BENCH_LOG_LEVEL:-warning}" > "$dir/logs/swarm.log" 2>&1 &
   pids+=($!); local swarm_pid=$!
   "$bin/tributary" wait --controller "$url" --combiners "$c" --clients "$n" --models 1 --timeout 300 >&2 || return 1
 
   local total=$((rounds + 1))
   local session
-  session=$(curl -sf -X POST "$url/api/v1/sessions/" -H 'Content-Type: application/json' \
+  session=$(curl -sf "${curl_opts[@]}" -X POST "$url/api/v1/sessions/" -H 'Content-Type: application/json' \
     -d "{\"name\": \"bench\", \"session_config\": {\"rounds\": $total, \"round_timeout\": 300, \"clients_required\": $n, \"validate\": false}}" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["session_id"])') || return 1
-  curl -sf -X POST "$url/api/v1/sessions/start" -H 'Content-Type: application/json' -d "{\"session_id\": \"$session\"}" > /dev/null || return 1
+  curl -sf "${curl_opts[@]}" -X POST "$url/api/v1/sessions/start" -H 'Content-Type: application/json' -d "{\"session_id\": \"$session\"}" > /dev/null || return 1
   local t0; t0=$(date +%s.%N)
   local status=Started deadline=$((SECONDS + 900))
   while [ "$status" = Started ] || [ "$status" = Created ]; do
     [ $SECONDS -lt $deadline ] || { echo "session did not end within 900 s" >&2; return 1; }
     sleep 0.1
-    status=$(curl -sf "$url/api/v1/sessions/$session" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])') || return 1
+    status=$(curl -sf "${curl_opts[@]}" "$url/api/v1/sessions/$session" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])') || return 1
   done
   local t1; t1=$(date +%s.%N)
-  curl -sf "$url/api/v1/rounds/?session_id=$session" -H 'X-Sort-Key: round_number' -H 'X-Sort-Order: asc' -H 'X-Limit: 1000' > "$dir/rounds.json"
+  curl -sf "${curl_opts[@]}" "$url/api/v1/rounds/?session_id=$session" -H 'X-Sort-Key: round_number' -H 'X-Sort-Order: asc' -H 'X-Limit: 1000' > "$dir/rounds.json"
   local rss_controller rss_combiner rss_swarm
   rss_controller=$(hwm_mb "$controller_pid")
   rss_combiner=$(for q in "${combiner_pids[@]}"; do hwm_mb "$q"; echo; done | sort -n | tail -1)
   rss_swarm=$(hwm_mb "$swarm_pid")
   stop_all
+  unset TRIBUTARY_TOKEN TRIBUTARY_CA
 
   local model_bytes=$((4 * params)) cp=$(( c < n ? c : n ))
   local moved=$((2 * (n + cp) * model_bytes))
@@ -128,9 +156,9 @@ run_shape() {
   local bound; bound=$("$bin/tributary-bench" bound --bytes "$moved" --message "$message" --repeats $([ $quick = 1 ] && echo 1 || echo 3) |
     sed -n 's/.* seconds \([0-9.]*\) .*/\1/p')
   python3 - "$dir/rounds.json" "$n" "$p" "$c" "$status" "$moved" "$bound" "$rss_controller" "$rss_combiner" "$rss_swarm" \
-    "$model_bytes" "$combiner_base" "$t0" "$t1" "$total" >> "$results" <<'EOF'
+    "$model_bytes" "$combiner_base" "$t0" "$t1" "$total" "$tls" >> "$results" <<'EOF'
 import json, statistics, sys
-(path, n, p, c, status, moved, bound, rctl, rcomb, rswarm, mbytes, cbase, t0, t1, total) = sys.argv[1:]
+(path, n, p, c, status, moved, bound, rctl, rcomb, rswarm, mbytes, cbase, t0, t1, total, tls) = sys.argv[1:]
 rounds = json.load(open(path)).get("result", [])
 done = [r for r in rounds if r.get("status") == "Finished"]
 times = [(r["round_data"].get("time_training") or 0) + (r["round_data"].get("time_reduce") or 0)
@@ -139,7 +167,8 @@ wall = (float(t1) - float(t0)) / int(total)
 row = dict(n=int(n), p=p, c=int(c), status=status, finished=len(done), total=int(total), failed=len(rounds) - len(done),
            median=statistics.median(times) if times else None, min=min(times) if times else None, max=max(times) if times else None,
            timed=len(times), wall=wall, moved=int(moved), bound=float(bound) if bound else None,
-           rss_controller=rctl, rss_combiner=rcomb, rss_swarm=rswarm, model_bytes=int(mbytes), combiner_idle=cbase)
+           rss_controller=rctl, rss_combiner=rcomb, rss_swarm=rswarm, model_bytes=int(mbytes), combiner_idle=cbase,
+           kind="tls" if tls == "1" else "nng")
 print(json.dumps(row))
 EOF
   tail -1 "$results" >&2
@@ -152,6 +181,14 @@ for shape in $shapes; do
     idx=$((idx + 1))
   done
 done
+
+if [ -n "$tls_shapes" ]; then
+  make_pki
+  for shape in $tls_shapes; do
+    run_shape "${shape%x*}" "${shape#*x}" 1 "$idx" 1 || { echo "TLS shape $shape failed" >&2; stop_all; }
+    idx=$((idx + 1))
+  done
+fi
 
 if [ -n "$device_shapes" ]; then
   scripts/bench-devices.sh "$bin" "$device_shapes" "$rounds" "$run_root" >> "$results" || echo "device rows failed" >&2
