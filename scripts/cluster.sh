@@ -22,6 +22,15 @@
 #   --release         build and use the release configuration
 #   --log-level LVL   trace, debug, info, notice, warning, error, critical (default info)
 #
+# Security (README "Security"): a controller bound to a non-loopback address needs credentials.
+#   --pki DIR              mutual TLS on every nng hop and HTTPS on the REST API: DIR holds ca.pem and
+#                          this peer's NAME.pem / NAME.key (`tributary pki issue`; the controller's NAME is
+#                          "controller", a combiner's its --name, a client's its id)
+#   --jwt-secret-file F    controller: bearer tokens on the REST API (without --pki also --peer-auth on nng)
+#   --token-file F         clients (and the controller's readiness check): the REST token to present
+#   --peer-token-file F    combiner without --pki, when the controller runs --peer-auth
+#   --insecure             controller: start without credentials on a non-loopback address (test networks only)
+#
 # Addresses: nng cannot tell peers a wildcard address. A combiner bound to 0.0.0.0 (--host
 # 0.0.0.0) must say what clients dial with --advertise-host. The controller tells combiners its
 # PUB address as it is bound and has no --advertise-host, so on several hosts bind it to the
@@ -51,6 +60,7 @@ run_dir=run/cluster; bin=""; config=debug; log_level=info; name=""; timeout=10
 host=127.0.0.1; http_host=""; http_port=8092; nng_port=7100; pub_port=""; data_dir=""; heartbeat=1
 controller=""; advertise_host=""; port=7200
 count=2; combiner=""; id_prefix=""; first=0; of=""; scheme=iid; train_command=""; validate_command=""
+pki=""; jwt_secret_file=""; token_file=""; peer_token_file=""; insecure=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --run-dir) run_dir=$2; shift 2 ;;
@@ -77,6 +87,11 @@ while [ $# -gt 0 ]; do
     --scheme) scheme=$2; shift 2 ;;
     --train-command) train_command=$2; shift 2 ;;
     --validate-command) validate_command=$2; shift 2 ;;
+    --pki) pki=$2; shift 2 ;;
+    --jwt-secret-file) jwt_secret_file=$2; shift 2 ;;
+    --token-file) token_file=$2; shift 2 ;;
+    --peer-token-file) peer_token_file=$2; shift 2 ;;
+    --insecure) insecure=1; shift ;;
     -h|--help) usage 0 ;;
     *) echo "unknown option: $1 (see $0 --help)" >&2; exit 2 ;;
   esac
@@ -95,6 +110,19 @@ resolve_bin() {
   for exe in tributary-controller tributary-combiner tributary-client tributary; do
     [ -x "$bin/$exe" ] || { echo "no executable $bin/$exe" >&2; exit 1; }
   done
+}
+
+# With --pki: nng over tls+tcp and REST over https; the TLS options of peer NAME.
+nng_scheme() { [ -n "$pki" ] && echo tls+tcp || echo tcp; }
+rest_scheme() { [ -n "$pki" ] && echo https || echo http; }
+tls_options() { [ -n "$pki" ] && printf '%s\n' --tls-ca "$pki/ca.pem" --tls-cert "$pki/$1.pem" --tls-key "$pki/$1.key"; return 0; }
+# Secrets reach processes through the environment, never the command line (ps shows that).
+read_secret() { [ -r "$1" ] || { echo "cannot read $1" >&2; exit 1; }; tr -d '\n' < "$1"; }
+load_credentials() {
+  [ -n "$pki" ] && export TRIBUTARY_CA="$pki/ca.pem"
+  [ -n "$token_file" ] && { TRIBUTARY_TOKEN=$(read_secret "$token_file"); export TRIBUTARY_TOKEN; }
+  [ -n "$peer_token_file" ] && { TRIBUTARY_PEER_TOKEN=$(read_secret "$peer_token_file"); export TRIBUTARY_PEER_TOKEN; }
+  return 0
 }
 
 # True when the pid file names a live process that is one of ours (pids get reused).
@@ -168,48 +196,62 @@ kinds() { case "$role" in all) echo client combiner controller ;; clients) echo 
 
 start_controller() {
   resolve_bin
+  load_credentials
   [ -n "$pub_port" ] || pub_port=$((nng_port + 1))
   [ -n "$http_host" ] || http_host=$host
   [ -n "$data_dir" ] || data_dir="$run_dir/controller-data"
   [ "$host" = 0.0.0.0 ] && echo "warning: combiners on other hosts cannot dial the PUB address tcp://0.0.0.0:$pub_port the controller announces; bind --host to this host's IP" >&2
   mkdir -p "$data_dir"
+  local security=() scheme; scheme=$(nng_scheme)
+  mapfile -t security < <(tls_options controller)
+  if [ -n "$jwt_secret_file" ]; then
+    TRIBUTARY_JWT_SECRET=$(read_secret "$jwt_secret_file"); export TRIBUTARY_JWT_SECRET
+    [ -n "$pki" ] || security+=(--peer-auth)
+    # The readiness check below needs a token; an observer's is enough.
+    [ -n "${TRIBUTARY_TOKEN:-}" ] || { TRIBUTARY_TOKEN=$("$bin/tributary-controller" --issue-token observer --token-days 1); export TRIBUTARY_TOKEN; }
+  fi
+  [ $insecure = 1 ] && security+=(--insecure)
   spawn controller controller "$bin/tributary-controller" --data-dir "$data_dir" \
     --http-host "$http_host" --http-port "$http_port" \
-    --listen "tcp://$host:$nng_port" --publish "tcp://$host:$pub_port" \
-    --heartbeat "$heartbeat" --log-level "$log_level"
+    --listen "$scheme://$host:$nng_port" --publish "$scheme://$host:$pub_port" \
+    --heartbeat "$heartbeat" --log-level "$log_level" "${security[@]}"
   local rest_host=$http_host; [ "$rest_host" = 0.0.0.0 ] && rest_host=127.0.0.1
-  "$bin/tributary" wait --controller "http://$rest_host:$http_port" --combiners 0 --timeout 30 > /dev/null
-  echo "controller: REST http://$http_host:$http_port, combiners dial tcp://$host:$nng_port, data $data_dir"
+  "$bin/tributary" wait --controller "$(rest_scheme)://$rest_host:$http_port" --combiners 0 --timeout 30 > /dev/null
+  echo "controller: REST $(rest_scheme)://$http_host:$http_port, combiners dial $scheme://$host:$nng_port, data $data_dir"
 }
 
 start_combiner() {
   [ -n "$name" ] || { echo "combiner start needs --name NAME" >&2; exit 2; }
   resolve_bin
+  load_credentials
   [ -n "$pub_port" ] || pub_port=$((port + 1))
-  local url=${controller:-127.0.0.1}
-  case "$url" in tcp://*) ;; *:*) url="tcp://$url" ;; *) url="tcp://$url:7100" ;; esac
-  local advertise=()
+  local url=${controller:-127.0.0.1} scheme; scheme=$(nng_scheme)
+  case "$url" in tcp://*|tls+tcp://*) ;; *:*) url="$scheme://$url" ;; *) url="$scheme://$url:7100" ;; esac
+  local advertise=() security=()
+  mapfile -t security < <(tls_options "$name")
   if [ -n "$advertise_host" ]; then advertise=(--advertise-host "$advertise_host")
   elif [ "$host" = 0.0.0.0 ]; then echo "combiner bound to 0.0.0.0 needs --advertise-host (the address clients dial)" >&2; exit 2; fi
   spawn combiner "$name" "$bin/tributary-combiner" --name "$name" --controller "$url" \
-    --listen "tcp://$host:$port" --publish "tcp://$host:$pub_port" "${advertise[@]}" --log-level "$log_level"
-  echo "combiner $name: clients dial tcp://${advertise_host:-$host}:$port, controller $url"
+    --listen "$scheme://$host:$port" --publish "$scheme://$host:$pub_port" "${advertise[@]}" --log-level "$log_level" "${security[@]}"
+  echo "combiner $name: clients dial $scheme://${advertise_host:-$host}:$port, controller $url"
 }
 
 start_clients() {
   resolve_bin
+  load_credentials
   local url=${controller:-127.0.0.1}
-  case "$url" in http://*|https://*) ;; *:*) url="http://$url" ;; *) url="http://$url:8092" ;; esac
+  case "$url" in http://*|https://*) ;; *:*) url="$(rest_scheme)://$url" ;; *) url="$(rest_scheme)://$url:8092" ;; esac
   [ -n "$id_prefix" ] || id_prefix="$(hostname -s 2>/dev/null || echo host)-client"
   [ -n "$of" ] || of=$((first + count))
-  local i id extra=()
+  local i id extra=() security=()
   [ -n "$combiner" ] && extra+=(--combiner "$combiner")
   [ -n "$train_command" ] && extra+=(--train-command "$train_command")
   [ -n "$validate_command" ] && extra+=(--validate-command "$validate_command")
   for i in $(seq "$first" $((first + count - 1))); do
     id="$id_prefix-$i"
+    mapfile -t security < <(tls_options "$id")
     spawn client "$id" "$bin/tributary-client" --controller "$url" --client-id "$id" \
-      --partition "$i/$of" --scheme "$scheme" --log-level "$log_level" "${extra[@]}"
+      --partition "$i/$of" --scheme "$scheme" --log-level "$log_level" "${extra[@]}" "${security[@]}"
   done
   echo "$count clients (partitions $first..$((first + count - 1)) of $of) ask $url for combiner ${combiner:-(least loaded)}"
 }

@@ -20,6 +20,11 @@
 # Options: --rounds R (3)  --clients-per-host N (2)  --prefix P (trib)  --subnet A.B.C (10.231.77)
 #          --run-dir DIR (run/netns)  --bin DIR (default: swift build)  --release
 #
+# The network is secured as README "Security" describes for several hosts: a throw-away CA
+# (RUN_DIR/secrets/pki) with a certificate per controller, combiner and client naming its IP,
+# mutual TLS on every nng hop, HTTPS and bearer tokens on the REST API (a random JWT secret; the
+# clients share a client token, the operator CLI holds an admin token).
+#
 # Needs root and iproute2 (`apt-get install -y iproute2`). Every process runs inside its
 # namespace (`ip netns exec`) through scripts/cluster.sh; logs stay in RUN_DIR/HOST/logs.
 # `run` removes everything it created on exit, also on failure or Ctrl-C.
@@ -60,7 +65,8 @@ router="$prefix-router"
 ns() { echo "$prefix-$1"; }
 ip_of() { echo "$subnet.${octet[$1]}"; }
 ctl_ip=$(ip_of ctl)
-rest="http://$ctl_ip:8092"
+rest="https://$ctl_ip:8092"
+secrets="$run_dir/secrets"; pki="$secrets/pki"
 
 log() { printf '[netns] %s\n' "$*" >&2; }
 in_ns() { local h=$1; shift; ip netns exec "$(ns "$h")" "$@"; }
@@ -125,16 +131,38 @@ build_topology() {
   log "topology: bridge br0 in $router; $(for h in "${hosts[@]}"; do printf '%s=%s ' "$(ns "$h")" "$(ip_of "$h")"; done)"
 }
 
+# The CA, one certificate per peer (naming the IP it is reached at), the JWT secret and tokens;
+# the operator CLI in this script uses the admin token and the CA.
+provision() {
+  local i
+  mkdir -p "$secrets"
+  "$bin/tributary" pki init --dir "$pki" > /dev/null
+  "$bin/tributary" pki issue --dir "$pki" --role controller --name controller --host "$ctl_ip" > /dev/null
+  for i in 1 2; do "$bin/tributary" pki issue --dir "$pki" --role combiner --name "combiner-$i" --host "$(ip_of "cmb$i")" > /dev/null; done
+  for i in $(seq 0 $((2 * per_host - 1))); do
+    "$bin/tributary" pki issue --dir "$pki" --role client --name "cli$((i < per_host ? 1 : 2))-$i" > /dev/null
+  done
+  (umask 077
+   head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$secrets/jwt-secret"
+   TRIBUTARY_JWT_SECRET=$(cat "$secrets/jwt-secret") "$bin/tributary-controller" --issue-token admin > "$secrets/admin-token"
+   TRIBUTARY_JWT_SECRET=$(cat "$secrets/jwt-secret") "$bin/tributary-controller" --issue-token client > "$secrets/client-token")
+  TRIBUTARY_TOKEN=$(cat "$secrets/admin-token"); export TRIBUTARY_TOKEN TRIBUTARY_CA="$pki/ca.pem"
+  log "secrets: CA and $((3 + 2 * per_host)) certificates in $pki, JWT secret and tokens in $secrets (mode 0600)"
+}
+
 start_network() {
   local total=$((2 * per_host))
-  cluster ctl controller start --host "$ctl_ip" --data-dir "$run_dir/ctl/data" >&2
-  cluster cmb1 combiner start --name combiner-1 --controller "$ctl_ip:7100" --host 0.0.0.0 --advertise-host "$(ip_of cmb1)" >&2
-  cluster cmb2 combiner start --name combiner-2 --controller "$ctl_ip:7100" --host 0.0.0.0 --advertise-host "$(ip_of cmb2)" >&2
+  provision
+  cluster ctl controller start --host "$ctl_ip" --http-host "$ctl_ip" --data-dir "$run_dir/ctl/data" --pki "$pki" --jwt-secret-file "$secrets/jwt-secret" >&2
+  cluster cmb1 combiner start --name combiner-1 --controller "$ctl_ip:7100" --host 0.0.0.0 --advertise-host "$(ip_of cmb1)" --pki "$pki" >&2
+  cluster cmb2 combiner start --name combiner-2 --controller "$ctl_ip:7100" --host 0.0.0.0 --advertise-host "$(ip_of cmb2)" --pki "$pki" >&2
   in_ns ctl "$bin/tributary" wait --controller "$rest" --combiners 2 --timeout 60 >&2
   "$bin/tributary-client" seed-model --out "$run_dir/seed.npz" > /dev/null
   log "seed model $(in_ns ctl "$bin/tributary" upload-model --controller "$rest" "$run_dir/seed.npz" --name seed) uploaded"
-  cluster cli1 clients start --controller "$rest" --count "$per_host" --combiner combiner-1 --id-prefix cli1 --first 0 --of "$total" >&2
-  cluster cli2 clients start --controller "$rest" --count "$per_host" --combiner combiner-2 --id-prefix cli2 --first "$per_host" --of "$total" >&2
+  cluster cli1 clients start --controller "$rest" --count "$per_host" --combiner combiner-1 --id-prefix cli1 --first 0 --of "$total" \
+    --pki "$pki" --token-file "$secrets/client-token" >&2
+  cluster cli2 clients start --controller "$rest" --count "$per_host" --combiner combiner-2 --id-prefix cli2 --first "$per_host" --of "$total" \
+    --pki "$pki" --token-file "$secrets/client-token" >&2
   in_ns ctl "$bin/tributary" wait --controller "$rest" --combiners 2 --clients "$total" --models 1 --timeout 60 >&2
 }
 
