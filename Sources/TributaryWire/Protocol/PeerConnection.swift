@@ -23,33 +23,13 @@ public final class PeerConnection: Sendable {
     }
 
     /// Sends one request and returns the decoded reply frame (alive as long as the caller keeps it).
-    /// A `rateLimited` answer is retried after a growing pause while `timeout` allows: an honest
-    /// peer slows down instead of failing.
+    /// A `rateLimited` answer is thrown like any other; the callers that repeat requests (the
+    /// upload loop, heartbeats) back off before they do.
     public func call<M: Encodable>(
         _ kind: MessageKind, _ metadata: M, payload: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
         expecting replyKind: MessageKind, timeout: Duration
     ) async throws -> Frame {
-        let request = { try self.encode(kind, metadata, payload: payload) }
-        return try await sendBackingOff(request, expecting: replyKind, timeout: timeout)
-    }
-
-    /// Sends `request()` (a fresh message per attempt: nng owns a sent one), pausing and resending
-    /// while the answer is `rateLimited` and `timeout` allows. Not generic and never inlined: the
-    /// retry loop inlined into `ModelTransfer.download` crashed Swift 6.3.1's coroutine splitting
-    /// in release builds.
-    @inline(never)
-    func sendBackingOff(_ request: () throws -> Message, expecting replyKind: MessageKind, timeout: Duration) async throws -> Frame {
-        let deadline = ContinuousClock.now + timeout
-        var pause = Duration.milliseconds(50)
-        while true {
-            do {
-                return try await send(request(), expecting: replyKind, timeout: deadline - .now)
-            } catch {
-                guard (error as? WireError)?.code == .rateLimited, ContinuousClock.now + pause < deadline else { throw error }
-            }
-            try await Task.sleep(for: pause)
-            pause = min(pause * 2, .seconds(1))
-        }
+        try await send(encode(kind, metadata, payload: payload), expecting: replyKind, timeout: timeout)
     }
 
     /// A request frame carrying this connection's credential.
