@@ -40,10 +40,16 @@ let package = Package(
             name: "TributaryModel",
             dependencies: ["CXXHash", .product(name: "ZIPFoundation", package: "ZIPFoundation")]
         ),
+        // SecAgg+ (secure aggregation): key agreement, Shamir, masking, quantization, the
+        // cohort and participant state machines. Depends on nothing of Tributary's.
+        .target(
+            name: "TributarySecAgg",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto"), .product(name: "CryptoExtras", package: "swift-crypto")]
+        ),
         .target(
             name: "TributaryWire",
             dependencies: [
-                "CNNG", "TributaryModel",
+                "CNNG", "TributaryModel", "TributarySecAgg",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -54,12 +60,12 @@ let package = Package(
         ),
         .target(
             name: "TributaryStore",
-            dependencies: ["TributaryModel", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["TributaryModel", "TributarySecAgg", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         .target(
             name: "TributaryController",
             dependencies: [
-                "TributaryWire", "TributaryModel", "TributaryStore",
+                "TributaryWire", "TributaryModel", "TributaryStore", "TributarySecAgg",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"), .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -76,7 +82,7 @@ let package = Package(
         .target(
             name: "TributaryCombiner",
             dependencies: [
-                "TributaryWire", "TributaryModel",
+                "TributaryWire", "TributaryModel", "TributarySecAgg",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -85,7 +91,7 @@ let package = Package(
         .target(
             name: "TributaryClient",
             dependencies: [
-                "TributaryWire", "TributaryModel",
+                "TributaryWire", "TributaryModel", "TributarySecAgg",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 // The one REST call, over HTTPS with the network's own CA when it has one.
@@ -130,6 +136,7 @@ let package = Package(
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "TributaryClientTests", dependencies: ["TributaryClient"]),
+        .testTarget(name: "TributarySecAggTests", dependencies: ["TributarySecAgg"]),
         // Starts the real executables: depending on them makes `swift test` build them.
         .testTarget(name: "EndToEndTests", dependencies: [
             "TributaryModel", "TributaryWire", "TributaryClient", "tributary-controller", "tributary-combiner", "tributary-client", "tributary",

@@ -1,5 +1,6 @@
 import Logging
 import TributaryModel
+import TributarySecAgg
 import TributaryWire
 
 /// Runs one task: downloads the round's model from the combiner, trains or validates it with
@@ -23,6 +24,13 @@ struct TaskExecutor: Sendable {
                 let result = try await trainer.train(global: global, config: task.config, round: task.round)
                 guard result.model.spec == global.spec else {
                     throw WireError(.rejected, "the trainer returned a model whose tensors differ from the global model's")
+                }
+                if let secure = task.secureAggregation {
+                    // Stage 0 lasts until everyone trained (the job's timeout); each later stage `secure.timeout`.
+                    let deadline = start + .milliseconds(Int64(((task.timeoutSeconds ?? secure.timeout) + 3 * secure.timeout + 5) * 1000))
+                    try await SecureAggregationRunner(clientId: clientId, peer: peer, timeout: timeout, logger: log)
+                        .run(task: task, config: secure, global: global, trained: result, deadline: deadline)
+                    return
                 }
                 let header = UploadChunk(
                     jobId: task.jobId, sessionId: task.sessionId, round: task.round, sender: clientId, index: 0, chunkCount: 0, offset: 0,

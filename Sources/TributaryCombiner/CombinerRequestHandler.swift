@@ -78,6 +78,11 @@ struct CombinerRequestHandler: Sendable {
             try await state.clientFailed(failure)
             return try Frame.encode(.ack, Empty())
 
+        case .secaggKeys, .secaggBundles, .secaggMasked, .secaggUnmask, .secaggPoll:
+            let request = try frame.decodeMetadata(SecAggRequest.self)
+            try await gate.check(frame, .client, as: request.clientId)
+            return try Frame.encode(.secaggState, try await state.secureAggregation(frame.kind, request, payload: frame.payload))
+
         default:
             throw WireError(.unexpectedKind, "a combiner does not serve \(frame.kind)")
         }

@@ -1,5 +1,6 @@
 import Logging
 import TributaryModel
+import TributarySecAgg
 import TributaryWire
 
 /// Everything a combiner knows, behind one actor: its clients, the job it is running with
@@ -15,7 +16,7 @@ actor CombinerState {
         case forward(Model, UploadChunk, Forwarder)
     }
 
-    private struct ActiveJob {
+    struct ActiveJob {
         var order: JobOrder
         var model: Model?
         var checksum: UInt64 = 0
@@ -24,14 +25,18 @@ actor CombinerState {
         var waiters: [CheckedContinuation<Void, Never>] = []
         /// The controller asked to stop waiting for clients (skipped barrier).
         var skipped = false
+        /// Secure aggregation of this job's updates, when the order asks for it.
+        var secure: SecAggCohort?
+        /// The training metrics clients sent with their keys (secure aggregation).
+        var secureMetrics: [String: [String: Double]] = [:]
     }
 
     private var clients: ClientRegistry
-    private var job: ActiveJob?
+    var job: ActiveJob?
     /// Jobs already run, so a heartbeat reply repeating one does not start it again.
     private var seenJobs: [String] = []
     private let maxStagingBytes: Int
-    private let logger: Logger
+    let logger: Logger
 
     init(heartbeatInterval: Duration, maxStagingBytes: Int, logger: Logger) {
         clients = ClientRegistry(heartbeatInterval: heartbeatInterval)
@@ -72,7 +77,10 @@ actor CombinerState {
         let gone = clients.dropOffline()
         guard !gone.isEmpty else { return }
         logger.warning("clients offline", metadata: ["clients": "\(gone)"])
-        for id in gone { job?.collector?.markFailed(id, reason: "client went offline") }
+        for id in gone {
+            job?.collector?.markFailed(id, reason: "client went offline")
+            job?.secure?.withdraw(id)
+        }
         wakeIfDone()
     }
 
@@ -102,6 +110,9 @@ actor CombinerState {
         current.checksum = model.checksum
         current.collector = try JobCollector(order: current.order, spec: model.spec, selected: Set(selected), maxStagingBytes: maxStagingBytes, global: model)
         current.forwarder = forwarder
+        if let config = current.order.secureAggregation, current.order.kind == .train {
+            current.secure = try Self.cohort(current.order, config: config, model: model, selected: selected)
+        }
         job = current
         return selected
     }
@@ -151,6 +162,7 @@ actor CombinerState {
         guard job?.order.jobId == failure.jobId, job?.collector != nil else { return }
         logger.warning("client task failed", metadata: ["client": "\(failure.clientId)", "job": "\(failure.jobId)", "reason": "\(failure.reason)"])
         job!.collector!.markFailed(failure.clientId, reason: failure.reason)
+        job!.secure?.withdraw(failure.clientId)
         wakeIfDone()
     }
 
@@ -181,7 +193,7 @@ actor CombinerState {
         return job!.collector!.close()
     }
 
-    private func wakeIfDone() {
+    func wakeIfDone() {
         uploadRoom.open()
         onProgress?()
         if job?.collector?.isDone == true { wakeAll() }

@@ -1,5 +1,6 @@
 import Logging
 import TributaryModel
+import TributarySecAgg
 import TributaryWire
 
 /// Runs one job the controller ordered: fetch the round's model once, task the selected
@@ -29,6 +30,10 @@ struct JobRunner: Sendable {
             log.info("job started", metadata: ["kind": "\(order.kind.rawValue)", "round": "\(order.round)", "clients": "\(selected.count)"])
             if let notice = try? Frame.encode(.taskNotice, JobNotice(jobId: order.jobId)) {
                 try? notices.publish(notice)
+            }
+            if let config = order.secureAggregation, order.kind == .train {
+                try await runSecure(order, config: config, model: model, deadline: deadline, log: log)
+                return
             }
             await state.waitUntilDone(jobId: order.jobId, timeout: deadline - .now)
             guard let result = await state.close(jobId: order.jobId) else { return }
@@ -60,6 +65,34 @@ struct JobRunner: Sendable {
             log.error("job failed", metadata: ["error": "\(error)"])
             await report(order, failure: "\(error)")
         }
+    }
+
+    /// Secure aggregation: drive the cohort's stages to their end (each bounded by its timeout),
+    /// then send the cohort's average up as the partial — the only thing this combiner learned.
+    private func runSecure(_ order: JobOrder, config: SecAggConfig, model: Model, deadline: ContinuousClock.Instant, log: Logger) async throws {
+        let end = deadline + .milliseconds(Int64(3 * config.timeout * 1000 + 1000))
+        var cohort = await state.advanceSecureAggregation(jobId: order.jobId)
+        while let current = cohort, current.stage != .completed, current.stage != .failed, ContinuousClock.now < end {
+            try await Task.sleep(for: .milliseconds(50))
+            cohort = await state.advanceSecureAggregation(jobId: order.jobId)
+        }
+        _ = await state.close(jobId: order.jobId)
+        guard let cohort, let result = cohort.result else {
+            await report(order, failure: "secure aggregation failed: \(cohort?.failure ?? "its stages did not end in time") (at \(cohort?.stage.rawValue ?? "?"))")
+            return
+        }
+        guard result.participants.count >= max(order.minClients, 1) else {
+            await report(order, failure: "secure aggregation: \(result.participants.count) clients survived; \(order.minClients) required")
+            return
+        }
+        let average = try SecureUpdate.average(global: model, result: result)
+        let header = UploadChunk(
+            jobId: order.jobId, sessionId: order.sessionId, round: order.round, sender: name, index: 0, chunkCount: 0, offset: 0,
+            totalBytes: average.spec.totalBytes, checksum: average.checksum, weight: result.totalWeight,
+            metrics: await state.secureMetrics(of: result.participants), contributors: result.participants)
+        _ = try await ModelTransfer.upload(average, kind: .submitPartial, header: header, chunkSize: order.chunkSize, to: controller,
+                                           timeout: requestTimeout, deadline: .now + requestTimeout)
+        log.info("secure aggregate reported", metadata: ["clients": "\(result.participants.count)", "dropped": "\(result.dropped)"])
     }
 
     /// Sends one client's validated update on to the controller (`forwardUpdate`, chunked):

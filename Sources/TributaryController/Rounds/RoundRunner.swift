@@ -51,7 +51,9 @@ struct RoundRunner: Sendable {
         if let devices = config.selectedDevices { eligible = eligible.filter(Set(devices).contains) }
         if let only = options.clientIds { eligible = eligible.filter(only.contains) }
         if let cap = config.requestedClients, eligible.count > cap { eligible = Array(eligible.shuffled().prefix(cap)) }
-        let httpMembers = Set(eligible)
+        // Secure aggregation runs inside the nng cohorts (combiners); HTTP participants have no
+        // SecAgg+ stage endpoints yet, so they sit such a round out rather than send plain updates.
+        let httpMembers = config.secureAggregation == nil ? Set(eligible) : []
         guard let participants = await waitForParticipants(timeout: .seconds(config.roundTimeout), orHTTP: !httpMembers.isEmpty) else {
             if await cancellations.isCancelled(session.sessionId) { return try fail(&round, "\(RoundCancellations.reasonPrefix) before it started") }
             return try fail(&round, "no online combiner had online clients, and no HTTP participant was active, within the round timeout")
@@ -75,6 +77,7 @@ struct RoundRunner: Sendable {
             chunkSize: config.chunkSize, config: config.training, timeoutSeconds: config.roundTimeout, minClients: 1,
             maxClients: config.requestedClients, bufferSize: config.bufferSize > 0 ? config.bufferSize : nil, clients: allowed)
         aggregation.configure(&order)
+        order.secureAggregation = config.secureAggregation
         let tiers = participants.map(\.name) + (httpMembers.isEmpty ? [] : [HTTPCohort.participantName])
         let trainingOrder = order
         guard let training = try await runJob(order, spec: global.spec, participants: tiers, timeout: config.roundTimeout, afterOpen: {

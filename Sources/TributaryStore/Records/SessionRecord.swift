@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import TributaryModel
+import TributarySecAgg
 
 /// How a session trains: the Scaleout Edge / FEDn `session_config`, plus the local
 /// training settings that every task carries.
@@ -27,6 +28,8 @@ public struct SessionConfig: Codable, Sendable, Equatable {
     public var unweighted: Bool = false
     /// The HTTP devices a device round selected (identifiers); nil: every active one.
     public var selectedDevices: [String]? = nil
+    /// Secure aggregation (SecAgg+) of every cohort's updates; nil: off.
+    public var secureAggregation: SecAggConfig? = nil
 
     public init() {}
 
@@ -47,6 +50,7 @@ public struct SessionConfig: Codable, Sendable, Equatable {
         case serverFunctions = "server_functions"
         case policy, unweighted
         case selectedDevices = "selected_devices"
+        case secureAggregation = "secure_aggregation"
     }
 
     /// Every key is optional: what is missing takes its default.
@@ -70,6 +74,7 @@ public struct SessionConfig: Codable, Sendable, Equatable {
         policy = try c.decodeIfPresent(ParticipantPolicy.self, forKey: .policy)
         unweighted = try c.decodeIfPresent(Bool.self, forKey: .unweighted) ?? false
         selectedDevices = try c.decodeIfPresent([String].self, forKey: .selectedDevices)
+        secureAggregation = try c.decodeIfPresent(SecAggConfig.self, forKey: .secureAggregation)
     }
 
     /// `aggregator` and `aggregator_kwargs`, parsed and completed with their defaults.
@@ -81,7 +86,14 @@ public struct SessionConfig: Codable, Sendable, Equatable {
     /// config is refused up front rather than failing mid-session.
     public func invalidField() -> (field: String, reason: String)? {
         // Unknown names and bad kwargs are refused here, so they never reach a running session.
-        do { _ = try aggregatorSettings() } catch { return (error.field, error.message) }
+        let settings: AggregatorSettings
+        do { settings = try aggregatorSettings() } catch { return (error.field, error.message) }
+        if let secure = secureAggregation {
+            if let bad = secure.problem() { return ("secure_aggregation.\(bad.field)", bad.message) }
+            if !settings.kind.isDecomposable {
+                return ("secure_aggregation", "the \(aggregator) aggregator needs every individual update, which secure aggregation hides; use fedavg, fedprox or a server optimizer")
+            }
+        }
         if !(roundTimeout > 0) || !roundTimeout.isFinite { return ("round_timeout", "must be a positive number of seconds") }
         if bufferSize == 0 || bufferSize < -1 { return ("buffer_size", "must be -1 (all selected clients) or positive") }
         if rounds < 1 || rounds > 1_000_000 { return ("rounds", "must be between 1 and 1000000") }

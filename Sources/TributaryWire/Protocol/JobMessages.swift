@@ -1,3 +1,4 @@
+import TributarySecAgg
 import TributaryModel
 
 /// What a job asks of its participants.
@@ -52,6 +53,8 @@ public struct JobOrder: Codable, Sendable, Equatable {
     public var clients: [String]? = nil
     /// Weight every client update equally instead of by example count (an unweighted mean).
     public var unweighted: Bool? = nil
+    /// Secure aggregation of the clients' updates (SecAgg+): the combiner learns only their sum.
+    public var secureAggregation: SecAggConfig? = nil
 
     public init(
         jobId: String, sessionId: String, round: Int, kind: JobKind, modelId: String, chunkSize: Int,
@@ -89,6 +92,7 @@ public struct JobOrder: Codable, Sendable, Equatable {
             clipNorm: try c.decodeIfPresent(Double.self, forKey: .clipNorm), maxUpdateNorm: try c.decodeIfPresent(Double.self, forKey: .maxUpdateNorm),
             clients: try c.decodeIfPresent([String].self, forKey: .clients))
         unweighted = try c.decodeIfPresent(Bool.self, forKey: .unweighted)
+        secureAggregation = try c.decodeIfPresent(SecAggConfig.self, forKey: .secureAggregation)
     }
 }
 
@@ -128,6 +132,14 @@ public struct ClientTask: Codable, Sendable, Equatable {
     public var modelId: String
     public var chunkSize: Int
     public var config: TrainingConfig
+    /// Secure aggregation: the client masks its update instead of sending it.
+    public var secureAggregation: SecAggConfig?
+    /// With secure aggregation: clip the update's delta to this L2 norm first (central DP), and
+    /// weigh it 1 when `unweighted` — what the combiner would do had it seen the update.
+    public var clipNorm: Double?
+    public var unweighted: Bool?
+    /// With secure aggregation: how long the combiner waits for stage 0 (everyone's training).
+    public var timeoutSeconds: Double?
 
     public init(order: JobOrder) {
         jobId = order.jobId
@@ -137,6 +149,10 @@ public struct ClientTask: Codable, Sendable, Equatable {
         modelId = order.modelId
         chunkSize = order.chunkSize
         config = order.config
+        secureAggregation = order.kind == .train ? order.secureAggregation : nil
+        clipNorm = secureAggregation == nil ? nil : order.clipNorm
+        unweighted = secureAggregation == nil ? nil : (order.unweighted == true || order.clipNorm != nil)
+        timeoutSeconds = secureAggregation == nil ? nil : order.timeoutSeconds
     }
 }
 

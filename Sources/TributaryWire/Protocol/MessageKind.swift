@@ -32,6 +32,14 @@ public enum MessageKind: UInt16, Sendable, CaseIterable {
 
     case uploadReceipt = 40
 
+    // Secure aggregation (SecAgg+), client → combiner; every reply is a secaggState.
+    case secaggKeys = 60             // stage 0: public keys
+    case secaggBundles = 61          // stage 1: encrypted share bundles, one per neighbour
+    case secaggMasked = 62           // stage 2: the masked vector (payload, u32 little-endian)
+    case secaggUnmask = 63           // stage 3: seed shares of survivors, key shares of the dropped
+    case secaggPoll = 64             // what the current stage holds for this client
+    case secaggState = 65
+
     // PUB notices.
     case roundNotice = 50            // controller → combiners
     case taskNotice = 51             // combiner → clients
