@@ -23,7 +23,8 @@ def lines(path):
     return out
 
 
-rows = [r for r in lines(results_path) if r.get("kind") not in ("devices", "tls")]
+rows = [r for r in lines(results_path) if r.get("kind") not in ("devices", "tls", "secagg")]
+secagg_rows = [r for r in lines(results_path) if r.get("kind") == "secagg"]
 tls_rows = [r for r in lines(results_path) if r.get("kind") == "tls"]
 device_rows = [r for r in lines(results_path) if r.get("kind") == "devices"]
 peers = lines(peers_path)
@@ -103,6 +104,23 @@ if tls_rows:
         ratio = t["median"] / ref["median"] if ref and t.get("median") else None
         out.append(f"| {t['n']} | {t['p']} | {t['c']} | {t['finished']}/{t['total']} | {f(t.get('median'))} | {f(t.get('min'))} | {f(t.get('max'))} "
                    f"| {f(ref['median']) if ref else '–'} | {f(ratio, '{:.1f}×')} | {t.get('rss_controller')} | {t.get('rss_combiner')} |")
+    out.append("")
+
+
+if secagg_rows:
+    out.append("## Secure aggregation (SecAgg+)")
+    out.append("")
+    out.append("Per row: the topology above with C=1, the session with `secure_aggregation` at its defaults (5 shares, threshold 3,"
+               " 2²² levels, modulus 2³²): the combiner runs the four SecAgg+ stages with its N clients (all in the swarm process)."
+               " *SecAgg+ / plain*: its round median ÷ the plain row of the same N, P and C, measured in this run.")
+    out.append("")
+    out.append("| N | P | C | rounds ok | round s median | min | max | plain round s | SecAgg+ / plain | RSS combiner MB | RSS swarm MB |")
+    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for t in secagg_rows:
+        ref = next((r for r in rows if r["n"] == t["n"] and float(r["p"]) == float(t["p"]) and r["c"] == t["c"] and r.get("median")), None)
+        ratio = t["median"] / ref["median"] if ref and t.get("median") else None
+        out.append(f"| {t['n']} | {t['p']} | {t['c']} | {t['finished']}/{t['total']} | {f(t.get('median'))} | {f(t.get('min'))} | {f(t.get('max'))} "
+                   f"| {f(ref['median']) if ref else '–'} | {f(ratio, '{:.1f}×')} | {t.get('rss_combiner')} | {t.get('rss_swarm')} |")
     out.append("")
 
 

@@ -2,7 +2,8 @@
 # Benchmarks Tributary against the physical limit (and optionally Flower and FEDn), in one run.
 #
 #   scripts/bench.sh [--quick] [--peers] [--shapes "10x1e6 10x1e7 ..."] [--combiners "1 2 4"]
-#                    [--devices "1000x1e4 ..."] [--tls "10x1e6 10x1e7"] [--rounds R] [--out FILE] [--scratch-path DIR]
+#                    [--devices "1000x1e4 ..."] [--tls "10x1e6 10x1e7"] [--secagg "10x1e5 50x1e5 100x1e5"]
+#                    [--rounds R] [--out FILE] [--scratch-path DIR]
 #
 # For each shape (N clients × P float32 parameters) and combiner count C it starts the real
 # topology — a controller, C combiners and one `tributary-client --count N --trainer noop`
@@ -16,7 +17,8 @@
 # controller and one `tributary devices swarm` process), reported beside the nng rows with the
 # ratio device round ÷ nng round. --tls: rows of the same shapes with C=1 on a secured network
 # (mutual TLS on every nng hop — mbedTLS — HTTPS and tokens on the REST API, peer tokens per
-# client), reported with the ratio TLS round ÷ plain round of the same shape. Writes a markdown report (default bench/results.md; --quick:
+# client), reported with the ratio TLS round ÷ plain round of the same shape. --secagg: for each
+# shape a plain and a secure-aggregation (SecAgg+, defaults) row with C=1, and their ratio. Writes a markdown report (default bench/results.md; --quick:
 # bench/results-quick.md). Release build, GLIBC_TUNABLES=glibc.malloc.hugetlb=1.
 # --peers: then runs Flower 1.42 (deployment engine) and FEDn 0.33 from ../shared/peers on the shapes
 # with N <= 25 (scripts/bench-peers.sh; FEDn needs root) and reports their medians beside
@@ -26,7 +28,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quick=0; peers=0; rounds=6; scratch=.build-release; out=""
-shapes="10x1e6 10x1e7 50x1e6 100x1e6 1000x1e4"; combiner_counts="1 2 4"; device_shapes="1000x1e4"; tls_shapes="10x1e6 10x1e7"
+shapes="10x1e6 10x1e7 50x1e6 100x1e6 1000x1e4"; combiner_counts="1 2 4"; device_shapes="1000x1e4"; tls_shapes="10x1e6 10x1e7"; secagg_shapes="10x1e5 50x1e5 100x1e5"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1; shift ;;
@@ -35,6 +37,7 @@ while [ $# -gt 0 ]; do
     --combiners) combiner_counts=$2; shift 2 ;;
     --devices) device_shapes=$2; shift 2 ;;
     --tls) tls_shapes=$2; shift 2 ;;
+    --secagg) secagg_shapes=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --scratch-path) scratch=$2; shift 2 ;;
@@ -43,7 +46,7 @@ while [ $# -gt 0 ]; do
 done
 if [ $quick = 1 ]; then
   shapes=${BENCH_QUICK_SHAPES:-"4x1e4 20x1e5"}; combiner_counts=${BENCH_QUICK_COMBINERS:-"1 2"}; rounds=2
-  device_shapes=${BENCH_QUICK_DEVICES:-"20x1e5"}; tls_shapes=${BENCH_QUICK_TLS:-"4x1e4"}
+  device_shapes=${BENCH_QUICK_DEVICES:-"20x1e5"}; tls_shapes=${BENCH_QUICK_TLS:-"4x1e4"}; secagg_shapes=${BENCH_QUICK_SECAGG:-"5x1e4"}
   out=${out:-bench/results-quick.md}
 fi
 out=${out:-bench/results.md}
@@ -88,13 +91,14 @@ make_pki() {
   done
 }
 
-# run_shape N P C INDEX [TLS]: one topology, one session; appends a line to $results. TLS=1: the
+# run_shape N P C INDEX [TLS] [SECURE]: one topology, one session; appends a line to $results. SECURE=1:
+# the session runs secure aggregation (SecAgg+ with its defaults). TLS=1: the
 # secured network (the swarm's clients share one certificate for the channel and present the
 # peer tokens `clients/add` hands each of them as their identity).
 run_shape() {
-  local n=$1 p=$2 c=$3 idx=$4 tls=${5:-0}
+  local n=$1 p=$2 c=$3 idx=$4 tls=${5:-0} secure=${6:-0}
   local params; params=$(python3 -c "print(int(float('$p')))")
-  local dir="$run_root/N${n}_P${p}_C${c}$([ "$tls" = 1 ] && echo _tls)"
+  local dir="$run_root/N${n}_P${p}_C${c}$([ "$tls" = 1 ] && echo _tls)$([ "$secure" = 1 ] && echo _secagg)"
   rm -rf "$dir"; mkdir -p "$dir/logs"
   local http=$((18100 + idx)) nb=$((19000 + 20 * idx))
   local url="http://127.0.0.1:$http" scheme=tcp
@@ -107,7 +111,7 @@ run_shape() {
     export TRIBUTARY_TOKEN TRIBUTARY_CA="$pki/ca.pem"
     curl_opts=(--cacert "$pki/ca.pem" -H "Authorization: Bearer $TRIBUTARY_TOKEN")
   fi
-  echo "== N=$n P=$p combiners=$c$([ "$tls" = 1 ] && echo ' TLS')" >&2
+  echo "== N=$n P=$p combiners=$c$([ "$tls" = 1 ] && echo ' TLS')$([ "$secure" = 1 ] && echo ' SecAgg+')" >&2
   "$bin/tributary-controller" --data-dir "$dir/data" --http-port "$http" --listen "$scheme://127.0.0.1:$nb" \
     --publish "$scheme://127.0.0.1:$((nb + 1))" --log-level "${BENCH_LOG_LEVEL:-warning}" "${controller_tls[@]}" > "$dir/logs/controller.log" 2>&1 &
   pids+=($!); local controller_pid=$!
@@ -128,10 +132,11 @@ run_shape() {
   pids+=($!); local swarm_pid=$!
   "$bin/tributary" wait --controller "$url" --combiners "$c" --clients "$n" --models 1 --timeout 300 >&2 || return 1
 
-  local total=$((rounds + 1))
+  local total=$((rounds + 1)) secure_config=""
+  [ "$secure" = 1 ] && secure_config=', "secure_aggregation": {}'
   local session
   session=$(curl -sf "${curl_opts[@]}" -X POST "$url/api/v1/sessions/" -H 'Content-Type: application/json' \
-    -d "{\"name\": \"bench\", \"session_config\": {\"rounds\": $total, \"round_timeout\": 300, \"clients_required\": $n, \"validate\": false}}" |
+    -d "{\"name\": \"bench\", \"session_config\": {\"rounds\": $total, \"round_timeout\": 300, \"clients_required\": $n, \"validate\": false$secure_config}}" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["session_id"])') || return 1
   curl -sf "${curl_opts[@]}" -X POST "$url/api/v1/sessions/start" -H 'Content-Type: application/json' -d "{\"session_id\": \"$session\"}" > /dev/null || return 1
   local t0; t0=$(date +%s.%N)
@@ -156,9 +161,9 @@ run_shape() {
   local bound; bound=$("$bin/tributary-bench" bound --bytes "$moved" --message "$message" --repeats $([ $quick = 1 ] && echo 1 || echo 3) |
     sed -n 's/.* seconds \([0-9.]*\) .*/\1/p')
   python3 - "$dir/rounds.json" "$n" "$p" "$c" "$status" "$moved" "$bound" "$rss_controller" "$rss_combiner" "$rss_swarm" \
-    "$model_bytes" "$combiner_base" "$t0" "$t1" "$total" "$tls" >> "$results" <<'EOF'
+    "$model_bytes" "$combiner_base" "$t0" "$t1" "$total" "$tls" "$secure" >> "$results" <<'EOF'
 import json, statistics, sys
-(path, n, p, c, status, moved, bound, rctl, rcomb, rswarm, mbytes, cbase, t0, t1, total, tls) = sys.argv[1:]
+(path, n, p, c, status, moved, bound, rctl, rcomb, rswarm, mbytes, cbase, t0, t1, total, tls, secure) = sys.argv[1:]
 rounds = json.load(open(path)).get("result", [])
 done = [r for r in rounds if r.get("status") == "Finished"]
 times = [(r["round_data"].get("time_training") or 0) + (r["round_data"].get("time_reduce") or 0)
@@ -168,7 +173,7 @@ row = dict(n=int(n), p=p, c=int(c), status=status, finished=len(done), total=int
            median=statistics.median(times) if times else None, min=min(times) if times else None, max=max(times) if times else None,
            timed=len(times), wall=wall, moved=int(moved), bound=float(bound) if bound else None,
            rss_controller=rctl, rss_combiner=rcomb, rss_swarm=rswarm, model_bytes=int(mbytes), combiner_idle=cbase,
-           kind="tls" if tls == "1" else "nng")
+           kind="tls" if tls == "1" else "secagg" if secure == "1" else "nng")
 print(json.dumps(row))
 EOF
   tail -1 "$results" >&2
@@ -189,6 +194,12 @@ if [ -n "$tls_shapes" ]; then
     idx=$((idx + 1))
   done
 fi
+
+for shape in $secagg_shapes; do
+  run_shape "${shape%x*}" "${shape#*x}" 1 "$idx" || { echo "plain shape $shape failed" >&2; stop_all; }
+  run_shape "${shape%x*}" "${shape#*x}" 1 "$((idx + 1))" 0 1 || { echo "SecAgg+ shape $shape failed" >&2; stop_all; }
+  idx=$((idx + 2))
+done
 
 if [ -n "$device_shapes" ]; then
   scripts/bench-devices.sh "$bin" "$device_shapes" "$rounds" "$run_root" >> "$results" || echo "device rows failed" >&2

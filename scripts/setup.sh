@@ -38,6 +38,8 @@ venv() {
 # FL-framework and device scripts) and Octomil's Python SDK (the device API's client).
 venv apiclient "fedn==0.33.0 numpy" "the APIClient compatibility test"
 venv octomil "octomil==4.17.42 numpy requests" "the Octomil SDK test"
+# A SecAgg+ participant written from the README's protocol description (Tests/secagg/).
+venv secagg "cryptography pynng xxhash numpy requests" "the SecAgg+ interoperability test"
 # Flower 1.42, unmodified, for the peer-oracle test (Tests/peers/peer_oracle.py): its
 # dependencies from Tests/peers/flwr-1.42.0-deps.txt (flwr's own list minus a certifi pin the
 # index cannot meet yet), then flwr itself without them. Skipped with a warning without PyPI.

@@ -53,8 +53,14 @@ final class TestNetwork: @unchecked Sendable {
 
     @discardableResult
     func start(_ role: String, executable: String, arguments: [String]) throws -> Process {
+        try startProgram(role, Self.binDirectory.appendingPathComponent(executable), arguments)
+    }
+
+    /// Starts any program in the background as `role`, logging to `role`.log; stopped by `stopAll`.
+    @discardableResult
+    func startProgram(_ role: String, _ executable: URL, _ arguments: [String]) throws -> Process {
         let process = Process()
-        process.executableURL = Self.binDirectory.appendingPathComponent(executable)
+        process.executableURL = executable
         process.arguments = arguments
         process.environment = environment
         let log = directory.appendingPathComponent("\(role).log")

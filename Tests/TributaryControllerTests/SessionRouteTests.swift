@@ -70,6 +70,12 @@ struct SessionRouteTests {
         ("{\"training\": {\"learning_rate\": -1}}", "learning_rate"),
         ("{\"training\": {\"local_epochs\": 0}}", "local_epochs"),
         ("{\"rounds\": \"many\"}", "rounds"),
+        ("{\"secure_aggregation\": {\"num_shares\": 4}}", "secure_aggregation.num_shares"),
+        ("{\"secure_aggregation\": {\"reconstruction_threshold\": 9}}", "secure_aggregation.reconstruction_threshold"),
+        ("{\"secure_aggregation\": {\"modulus_range\": 1000}}", "secure_aggregation.modulus_range"),
+        ("{\"secure_aggregation\": {\"clipping_range\": 0}}", "secure_aggregation.clipping_range"),
+        ("{\"secure_aggregation\": {}, \"aggregator\": \"fedmedian\"}", "secure_aggregation"),
+        ("{\"secure_aggregation\": {}, \"aggregator\": \"krum\"}", "individual update"),
     ])
     func invalidConfig(config: String, field: String) async throws {
         try await withController { service, client in
