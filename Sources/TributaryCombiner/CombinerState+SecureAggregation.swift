@@ -23,20 +23,10 @@ extension CombinerState {
         guard cohort.expected.contains(id) else { throw WireError(.notSelected, "\(id) is not a participant of job \(request.jobId)") }
         defer { wakeIfDone() }
         do throws(SecAggError) {
-            switch kind {
-            case .secaggKeys:
-                guard let masking = request.maskingKey, let sharing = request.sharingKey else { throw SecAggError(.invalid, "stage 0 needs masking_key and sharing_key") }
-                try cohort.submitKeys(id, masking: masking, sharing: sharing)
-                if let metrics = request.metrics { job?.secureMetrics[id] = metrics }
-            case .secaggBundles:
-                try cohort.submitBundles(id, try decodeBundles(request.bundles))
-            case .secaggMasked:
-                try cohort.submitMasked(id, try decodeVector(payload))
-            case .secaggUnmask:
-                try cohort.submitUnmask(id, try decodeBundles(request.shares))
-            default:
-                cohort.advance()
-            }
+            let vector: [UInt32]?
+            do { vector = kind == .secaggMasked ? try SecureUpdate.decode(payload) : nil } catch { throw SecAggError(.invalid, error.message) }
+            try cohort.handle(kind, request, vector: vector)
+            if kind == .secaggKeys, let metrics = request.metrics { job?.secureMetrics[id] = metrics }
         } catch {
             logger.warning("secure aggregation call refused", metadata: ["client": "\(id)", "job": "\(request.jobId)", "kind": "\(kind)", "error": "\(error)"])
             job?.secure = cohort
@@ -60,13 +50,5 @@ extension CombinerState {
         var sums: [String: (Double, Int)] = [:]
         for metrics in reported { for (name, value) in metrics { sums[name, default: (0, 0)].0 += value; sums[name, default: (0, 0)].1 += 1 } }
         return sums.mapValues { $0.0 / Double($0.1) }
-    }
-
-    private func decodeBundles(_ map: [String: String]?) throws(SecAggError) -> [String: [UInt8]] {
-        do { return try decodeBase64Map(map, "a share") } catch { throw SecAggError(.invalid, error.message) }
-    }
-
-    private func decodeVector(_ payload: UnsafeRawBufferPointer) throws(SecAggError) -> [UInt32] {
-        do { return try SecureUpdate.decode(payload) } catch { throw SecAggError(.invalid, error.message) }
     }
 }

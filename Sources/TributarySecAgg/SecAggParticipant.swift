@@ -86,13 +86,8 @@ public struct SecAggParticipant: Sendable {
         let weight = min(Double(examples), config.maxWeight)
         let ratio = weight / config.maxWeight
         let quantizer = Quantizer(clipping: config.clippingRange, levels: config.quantizationRange)
-        var generator = SystemRandomNumberGenerator()
-        var vector = [UInt32](repeating: 0, count: values.count + 1)
-        vector[0] = UInt32(weight.rounded(.down))
-        for j in values.indices {
-            guard values[j].isFinite else { throw SecAggError(.invalid, "value \(j) is not finite") }
-            vector[j + 1] = quantizer.quantize(ratio * Double(values[j]), using: &generator)
-        }
+        if let bad = values.firstIndex(where: { !$0.isFinite }) { throw SecAggError(.invalid, "value \(bad) is not finite") }
+        var vector = [UInt32(weight.rounded(.down))] + (try quantizer.quantize(values.map { ratio * Double($0) }))
         try MaskGenerator.apply(seed: seed, sign: 1, to: &vector)
         for peer in held.keys where peer != id {
             guard let neighbour = neighbours[peer] else { continue }

@@ -7,8 +7,12 @@ padding, payload), not from the Swift implementation. Its "update" is the consta
 for every value of the round's model, with N examples.
 
     python participant.py --controller http://127.0.0.1:PORT --client-id ID --combiner NAME \
-        --delta D --examples N [--drop-after masked] [--token TOKEN] [--timeout 120]
+        --delta D --examples N [--drop-after masked|bundles] [--token TOKEN] [--timeout 120] [--rounds N]
     python participant.py --self-test
+
+Without --rounds it serves every SecAgg+ round it is tasked with until --timeout seconds have
+passed (then exits 0 if it finished at least one, else 1); a round still open at --timeout, a
+refused call or a failed cohort exits 1.
 """
 from __future__ import annotations
 
@@ -103,20 +107,21 @@ def decode_frame(body: bytes) -> tuple[str, dict, bytes]:
 class Peer:
     """One REQ socket to the combiner; every call is bounded by the global deadline."""
 
-    def __init__(self, address: str, deadline: float, auth: str | None):
+    def __init__(self, address: str, deadline: float, auth: str | None, timeout: float):
         self.deadline = deadline
+        self.timeout = timeout
         self.auth = auth
         self.socket = pynng.Req0(recv_timeout=10_000, send_timeout=10_000, resend_time=-1, recv_max_size=0)
         self.socket.dial(address, block=False)
 
-    def remaining_ms(self) -> int:
+    def remaining_ms(self, kind: str) -> int:
         left = self.deadline - time.monotonic()
         if left <= 0:
-            raise ParticipantError("timed out (--timeout)")
+            raise ParticipantError(f"timed out (--timeout {self.timeout:g} s) before {kind}")
         return max(1, int(min(left, 10.0) * 1000))
 
     def call(self, kind: str, metadata: dict, expect: str, payload: bytes = b"") -> tuple[dict, bytes]:
-        ms = self.remaining_ms()
+        ms = self.remaining_ms(kind)
         self.socket.send_timeout = ms
         self.socket.recv_timeout = ms
         try:
@@ -358,6 +363,9 @@ class SecAggRound:
             bundles[ident] = b64e(seal_bundle(key, plaintext, bundle_ad(self.job, p.client_id, ident)))
         self.state_call("secaggBundles", bundles=bundles)
         say(f"stage 1: {len(bundles)} bundles sent")
+        if p.drop_after == "bundles":
+            say("dropped after bundles")
+            return True
 
         # 4. Masked vector.
         state = self.poll_until("bundles", "the bundles addressed to this participant")
@@ -478,7 +486,7 @@ class Participant:
         if not address:
             raise ParticipantError(f"clients/add gave no combiner_address: {reply}")
         say(f"assigned to {reply.get('combiner')} at {address}")
-        self.peer = Peer(address, self.deadline, reply.get("peer_token"))
+        self.peer = Peer(address, self.deadline, reply.get("peer_token"), self.args.timeout)
         self.register()
 
     def register(self):
@@ -497,24 +505,36 @@ class Participant:
             self.heartbeat()
 
     def run(self) -> int:
+        """Serves SecAgg+ train tasks until --rounds of them are done (0: no limit) or, idle,
+        until --timeout: that ends with 0 after at least one round, else it is an error."""
         self.join()
         handled, finished = set(), 0
         while True:
-            task = self.heartbeat()
+            if time.monotonic() >= self.deadline - 0.05:
+                return self.idle_timeout(finished)
+            try:
+                task = self.heartbeat()
+            except ParticipantError:
+                if finished and time.monotonic() >= self.deadline - 0.05:
+                    return self.idle_timeout(finished)
+                raise
             if task and task.get("jobId") not in handled:
                 job = task.get("jobId")
+                handled.add(job)
                 if task.get("kind") == "train" and task.get("secureAggregation") is not None:
-                    handled.add(job)
                     SecAggRound(self, task).run()
                     finished += 1
-                    if self.drop_after or finished >= self.args.rounds:
+                    if self.drop_after or (self.args.rounds and finished >= self.args.rounds):
                         return 0
                 else:
-                    handled.add(job)
                     say(f"ignoring task {job} ({task.get('kind')}, secure aggregation {'on' if task.get('secureAggregation') else 'off'})")
-            if time.monotonic() > self.deadline:
-                raise ParticipantError("timed out (--timeout) waiting for a SecAgg+ task")
-            time.sleep(0.3)
+            time.sleep(max(0.0, min(0.3, self.deadline - time.monotonic() - 0.05)))
+
+    def idle_timeout(self, finished: int) -> int:
+        if finished:
+            say(f"no further task within --timeout {self.args.timeout:g} s: exiting after {finished} round(s)")
+            return 0
+        raise ParticipantError(f"timed out (--timeout {self.args.timeout:g} s) waiting for a SecAgg+ task")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -593,10 +613,12 @@ def main(argv=None) -> int:
     parser.add_argument("--combiner", default="")
     parser.add_argument("--delta", type=float, default=0.0)
     parser.add_argument("--examples", type=int, default=1)
-    parser.add_argument("--drop-after", choices=["masked"])
+    parser.add_argument("--drop-after", choices=["masked", "bundles"],
+                        help="stop after this stage without finishing the round (a dropout)")
     parser.add_argument("--token")
     parser.add_argument("--timeout", type=float, default=120)
-    parser.add_argument("--rounds", type=int, default=1, help="exit after this many SecAgg+ rounds (default 1)")
+    parser.add_argument("--rounds", type=int, default=0,
+                        help="exit after this many SecAgg+ rounds (default 0: serve rounds until --timeout)")
     args = parser.parse_args(argv)
     if args.self_test:
         return self_test()

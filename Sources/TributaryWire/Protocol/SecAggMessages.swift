@@ -77,3 +77,29 @@ public func decodeBase64Map(_ map: [String: String]?, _ what: String) throws(Wir
     }
     return out
 }
+
+extension SecAggCohort {
+    /// One participant call, whatever carried it (an nng frame of `kind`, or the device API's
+    /// route of the same stage); `vector` is the masked vector of `secaggMasked`. Polls advance
+    /// the stages (their deadlines) and change nothing else.
+    public mutating func handle(_ kind: MessageKind, _ request: SecAggRequest, vector: [UInt32]?) throws(SecAggError) {
+        let id = request.clientId
+        func bytes(_ map: [String: String]?) throws(SecAggError) -> [String: [UInt8]] {
+            do { return try decodeBase64Map(map, "a share") } catch { throw SecAggError(.invalid, error.message) }
+        }
+        switch kind {
+        case .secaggKeys:
+            guard let masking = request.maskingKey, let sharing = request.sharingKey else { throw SecAggError(.invalid, "stage 0 needs masking_key and sharing_key") }
+            try submitKeys(id, masking: masking, sharing: sharing)
+        case .secaggBundles:
+            try submitBundles(id, try bytes(request.bundles))
+        case .secaggMasked:
+            guard let vector else { throw SecAggError(.invalid, "stage 2 needs the masked vector") }
+            try submitMasked(id, vector)
+        case .secaggUnmask:
+            try submitUnmask(id, try bytes(request.shares))
+        default:
+            advance()
+        }
+    }
+}
