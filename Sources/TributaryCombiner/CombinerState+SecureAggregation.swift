@@ -46,9 +46,6 @@ extension CombinerState {
 
     /// The mean of the metrics the cohort's survivors reported, by name.
     func secureMetrics(of participants: [String]) -> [String: Double] {
-        let reported = participants.compactMap { job?.secureMetrics[$0] }
-        var sums: [String: (Double, Int)] = [:]
-        for metrics in reported { for (name, value) in metrics { sums[name, default: (0, 0)].0 += value; sums[name, default: (0, 0)].1 += 1 } }
-        return sums.mapValues { $0.0 / Double($0.1) }
+        SecureUpdate.meanMetrics(participants.compactMap { job?.secureMetrics[$0] })
     }
 }

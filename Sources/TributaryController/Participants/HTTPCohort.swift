@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import TributaryModel
+import TributarySecAgg
 import TributaryWire
 
 /// The participants that exchange models over HTTP, as one more tier of a round: to the job
@@ -24,6 +25,8 @@ actor HTTPCohort {
         case alreadyAnswered(round: Int)
         /// The update failed validation; nothing of it was used.
         case invalid(String)
+        /// A secure-aggregation call was refused (its stage, its content, or the cohort failed).
+        case secure(SecAggError)
     }
 
     /// An update folded into the round.
@@ -33,17 +36,20 @@ actor HTTPCohort {
         var weight: Double
     }
 
-    private struct Job {
+    struct Job {
         var collector: JobCollector
         var global: Model
         var deadline: ContinuousClock.Instant
         var watcher: Task<Void, Never>?
+        /// Secure aggregation of the members' updates (device stage endpoints), when the order asks for it.
+        var secure: SecAggCohort?
+        var secureMetrics: [String: [String: Double]] = [:]
     }
 
-    private let jobs: JobBoard
+    let jobs: JobBoard
     private let maxStagingBytes: Int
-    private let logger: Logger
-    private var job: Job?
+    let logger: Logger
+    var job: Job?
 
     init(jobs: JobBoard, maxStagingBytes: Int, logger: Logger) {
         self.jobs = jobs
@@ -62,6 +68,17 @@ actor HTTPCohort {
         job?.watcher?.cancel()
         let collector = try JobCollector(order: order, spec: global.spec, selected: selected, maxStagingBytes: maxStagingBytes, global: global)
         job = Job(collector: collector, global: global, deadline: .now + .seconds(order.timeoutSeconds))
+        if let config = order.secureAggregation, order.kind == .train {
+            do throws(WireError) {
+                let values = try SecureUpdate.values(global).count
+                job?.secure = SecAggCohort(round: order.jobId, config: config, participants: selected, values: values, firstStage: order.timeoutSeconds)
+                // Stage 0 may take the whole training timeout; each later stage its own.
+                job?.deadline = .now + .seconds(order.timeoutSeconds + 3 * config.timeout + 1)
+            } catch {
+                job = nil
+                throw error
+            }
+        }
         job?.watcher = Task { [weak self] in
             // Bounded: ends at the deadline at the latest, or when the board skips the barrier.
             while !Task.isCancelled {
@@ -88,6 +105,9 @@ actor HTTPCohort {
         let order = current.collector.order
         guard current.collector.selected.contains(clientId) else { throw .notSelected(round: order.round) }
         guard current.collector.pending.contains(clientId) else { throw .alreadyAnswered(round: order.round) }
+        guard current.secure == nil else {
+            throw .invalid("round \(order.round) uses secure aggregation: send a masked vector through the SecAgg+ stage routes, not a plain update")
+        }
         let header = Self.header(order, sender: clientId, update: update, weight: weight, metrics: metrics)
         var forwarded: (Model, UploadChunk)?
         do throws(WireError) {
@@ -132,13 +152,15 @@ actor HTTPCohort {
 
     private func shouldFinish(jobId: String) async -> Bool {
         guard let current = job, current.collector.order.jobId == jobId else { return false }
+        if current.secure != nil { return secureShouldFinish() }
         if current.collector.isDone || ContinuousClock.now >= current.deadline { return true }
         return await jobs.closeRequest(for: Self.participantName) == jobId
     }
 
     /// Closes the cohort's part of the job and hands it to the board, as a combiner reports.
-    private func finish(jobId: String) async {
+    func finish(jobId: String) async {
         guard var current = job, current.collector.order.jobId == jobId else { return }
+        if current.secure != nil { return await finishSecure(current) }
         job = nil
         current.watcher?.cancel()
         let order = current.collector.order

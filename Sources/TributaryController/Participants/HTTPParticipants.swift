@@ -25,13 +25,14 @@ struct HTTPParticipants: Sendable {
 
     /// Active participants: FL-framework clients within `activeWindow`, and HTTP devices whose
     /// last heartbeat (or registration) is within `deviceWindow` (they take part under their identifier).
-    func activeIds(now: Date = Date()) throws -> [String] {
+    /// `devicesOnly`: just the devices (a secure-aggregation round: FL-framework clients have no stage routes).
+    func activeIds(now: Date = Date(), devicesOnly: Bool = false) throws -> [String] {
         let devices = try store.database.read { db in
             // A device that has registered but not heartbeated yet is as alive as its registration.
             try String.fetchAll(db, sql: "SELECT device_identifier FROM device WHERE COALESCE(last_heartbeat, created_at) >= ?",
                                 arguments: [now.addingTimeInterval(-deviceWindow)])
         }
-        return try all().filter { isActive($0, now: now) }.map(\.clientId) + devices
+        return (devicesOnly ? [] : try all().filter { isActive($0, now: now) }.map(\.clientId)) + devices
     }
 
     /// Records that the participant called the API now.

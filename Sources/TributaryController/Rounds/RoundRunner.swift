@@ -47,13 +47,13 @@ struct RoundRunner: Sendable {
         // Who may take part: the session's policy over what each client did so far.
         let scores = try ParticipantScores(store: store)
         // `requested_clients` also caps the HTTP cohort (a device round's `target_devices`): a random sample.
-        var eligible = scores.apply(config.policy, to: try httpParticipants.activeIds()).selected
+        // In a secure-aggregation round only devices take part over HTTP: they have the SecAgg+
+        // stage routes, FL-framework clients do not (they would only hold stage 0 up).
+        var eligible = scores.apply(config.policy, to: try httpParticipants.activeIds(devicesOnly: config.secureAggregation != nil)).selected
         if let devices = config.selectedDevices { eligible = eligible.filter(Set(devices).contains) }
         if let only = options.clientIds { eligible = eligible.filter(only.contains) }
         if let cap = config.requestedClients, eligible.count > cap { eligible = Array(eligible.shuffled().prefix(cap)) }
-        // Secure aggregation runs inside the nng cohorts (combiners); HTTP participants have no
-        // SecAgg+ stage endpoints yet, so they sit such a round out rather than send plain updates.
-        let httpMembers = config.secureAggregation == nil ? Set(eligible) : []
+        let httpMembers = Set(eligible)
         guard let participants = await waitForParticipants(timeout: .seconds(config.roundTimeout), orHTTP: !httpMembers.isEmpty) else {
             if await cancellations.isCancelled(session.sessionId) { return try fail(&round, "\(RoundCancellations.reasonPrefix) before it started") }
             return try fail(&round, "no online combiner had online clients, and no HTTP participant was active, within the round timeout")

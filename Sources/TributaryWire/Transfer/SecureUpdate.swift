@@ -39,6 +39,14 @@ public enum SecureUpdate {
         return average
     }
 
+    /// The mean of each metric the cohort's survivors reported with their keys (the example
+    /// counts are masked, so the mean is unweighted).
+    public static func meanMetrics(_ reported: [[String: Double]]) -> [String: Double] {
+        var sums: [String: (total: Double, count: Int)] = [:]
+        for metrics in reported { for (name, value) in metrics { sums[name, default: (0, 0)].total += value; sums[name, default: (0, 0)].count += 1 } }
+        return sums.mapValues { $0.total / Double($0.count) }
+    }
+
     /// A masked vector as a frame payload: u32 little-endian.
     public static func encode(_ vector: [UInt32]) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: 4 * vector.count)

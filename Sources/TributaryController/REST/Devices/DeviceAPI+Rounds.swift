@@ -101,6 +101,7 @@ extension DeviceAPI {
         case .notSelected: throw DeviceError(status: .conflict, message: "device '\(name)' is not selected for round '\(roundId)'")
         case .alreadyAnswered: throw DeviceError(status: .conflict, message: "device '\(name)' already submitted an update for round '\(roundId)'")
         case .invalid(let reason): throw DeviceError.badRequest("the update was refused: \(reason)")
+        case .secure(let error): throw DeviceError.badRequest("the update was refused: \(error.message)")
         }
     }
 

@@ -56,6 +56,7 @@ struct DeviceAPI: Sendable {
         }
         registerKeys(on: api)
         registerRounds(on: api)
+        registerSecureAggregation(on: api)
         registerRoundOperations(on: api)
         registerWeights(on: api)
         registerModels(on: api)

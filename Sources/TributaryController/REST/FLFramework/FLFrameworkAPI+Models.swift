@@ -144,6 +144,8 @@ extension FLFrameworkAPI {
             return FLError(.conflict, "CONFLICT", "Resource already exists", details: "client '\(client)' already sent its update for round \(round)")
         case .invalid(let reason):
             return FLError.validationFailed(reason)
+        case .secure(let error):
+            return FLError.validationFailed(error.message)
         }
     }
 }
