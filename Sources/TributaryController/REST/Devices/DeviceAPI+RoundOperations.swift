@@ -1,4 +1,5 @@
 import Foundation
+import TributarySecAgg
 import GRDB
 import Hummingbird
 import TributaryStore
@@ -64,6 +65,14 @@ extension DeviceAPI {
         config.modelId = model
         config.validate = false
         if let aggregator = try body.string("aggregator") ?? body.string("strategy") { config.aggregator = aggregator }
+        // `secure_aggregation`: the SecAgg+ parameters (an object; {} for the defaults), as in a session_config.
+        if let secure = body["secure_aggregation"] {
+            guard JSONSerialization.isValidJSONObject(secure), let data = try? JSONSerialization.data(withJSONObject: secure),
+                  let parsed = try? JSONDecoder().decode(SecAggConfig.self, from: data) else {
+                throw DeviceError.badRequest("field 'secure_aggregation' must be an object of SecAgg+ parameters")
+            }
+            config.secureAggregation = parsed
+        }
         if let invalid = config.invalidField() { throw DeviceError.badRequest("field '\(invalid.field)': \(invalid.reason)") }
         let id = Store.newId()
         let session = SessionRecord(sessionId: id, name: DeviceRound.namePrefix + id.prefix(8), seedModelId: model, config: config)
