@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 import TributaryModel
 
@@ -11,12 +14,15 @@ struct SecureAggregationTests {
     static func delta(_ i: Int) -> Double { 0.01 * Double(i + 1) }
     static func examples(_ i: Int) -> Int { 10 * (i + 1) }
 
-    /// seed + Σ nᵢδᵢ / Σ nᵢ over `members` (index → (delta, examples)), for every value.
-    static func fedAvg(_ members: [(delta: Double, examples: Int)]) -> [Double] {
+    /// base + Σ nᵢδᵢ / Σ nᵢ over `members`, for every value (`base`: the round's model_in).
+    static func fedAvg(_ base: Model, _ members: [(delta: Double, examples: Int)]) -> [Double] {
         let total = Double(members.map(\.examples).reduce(0, +))
         let shift = members.reduce(0.0) { $0 + $1.delta * Double($1.examples) } / total
-        let seed = TestNetwork.tinySeed.data.withUnsafeBytes { raw in (0..<8).map { Double(raw.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self)) } }
-        return seed.map { $0 + shift }
+        return values(base).map { $0 + shift }
+    }
+
+    static func values(_ model: Model) -> [Double] {
+        model.data.withUnsafeBytes { raw in (0..<(raw.count / 4)).map { Double(raw.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self)) } }
     }
 
     /// The README's bound k·max_weight·2c/Q ÷ Σ w per cohort, summed (defaults c = 8, Q = 2²², max_weight = 1000), plus float32 rounding.
@@ -41,27 +47,41 @@ struct SecureAggregationTests {
                                 extra: ["--combiner", "combiner-\(i < 5 ? 0 : 1)"] + ScriptedTrainer.command(script, delta: Self.delta(i), examples: Self.examples(i)))
         }
         try net.startProgram("py-9", python, [participant, "--controller", net.controllerURL.absoluteString, "--client-id", "py-9",
-                                              "--combiner", "combiner-1", "--delta", "\(Self.delta(9))", "--examples", "\(Self.examples(9))"])
+                                              "--combiner", "combiner-1", "--delta", "\(Self.delta(9))", "--examples", "\(Self.examples(9))", "--timeout", "600"])
         try await net.waitOnline(combiners: 2, clients: 10)
         let members = (0..<10).map { (delta: Self.delta($0), examples: Self.examples($0)) }
 
         // 1. Everyone takes part.
         let first = try await Self.run(net, ["timeout": 10])
-        try Self.expectModel(try await net.downloadModel(first.modelOut), Self.fedAvg(members), within: Self.bound(cohorts: [Array(members[0..<5]), Array(members[5..<10])]))
+        try Self.expectModel(try await net.downloadModel(first.modelOut), Self.fedAvg(first.modelIn, members), within: Self.bound(cohorts: [Array(members[0..<5]), Array(members[5..<10])]))
         #expect(first.contributors == ["combiner-0": Set((0..<5).map { "client-\($0)" }), "combiner-1": Set((5..<9).map { "client-\($0)" } + ["py-9"])], "\(first.contributors)")
 
         // 2. py-10 sends its masked vector and is gone before unmasking: its seed comes back from its neighbours' shares.
         try net.startProgram("py-10", python, [participant, "--controller", net.controllerURL.absoluteString, "--client-id", "py-10",
-                                               "--combiner", "combiner-1", "--delta", "0.5", "--examples", "100", "--drop-after", "masked"])
+                                               "--combiner", "combiner-1", "--delta", "0.5", "--examples", "100", "--drop-after", "masked", "--timeout", "600"])
         try await net.waitOnline(combiners: 2, clients: 11)
         let second = try await Self.run(net, ["timeout": 5])
         let withDropped = members + [(delta: 0.5, examples: 100)]
-        try Self.expectModel(try await net.downloadModel(second.modelOut), Self.fedAvg(withDropped),
+        try Self.expectModel(try await net.downloadModel(second.modelOut), Self.fedAvg(second.modelIn, withDropped),
                              within: Self.bound(cohorts: [Array(withDropped[0..<5]), Array(withDropped[5...])]))
         #expect(net.log("py-10").contains("dropped after masked"), "\(net.log("py-10"))")
+
+        // 3. py-11 shares its secrets and is gone before masking; with every neighbour needed (t = s = 5),
+        // combiner-1's cohort cannot unmask and fails; the round goes on with combiner-0's cohort alone.
+        net.signal("py-10", SIGKILL)
+        try await net.waitOnline(combiners: 2, clients: 10)   // py-10 is offline, so not selected again
+        try net.startProgram("py-11", python, [participant, "--controller", net.controllerURL.absoluteString, "--client-id", "py-11",
+                                               "--combiner", "combiner-1", "--delta", "0.7", "--examples", "70", "--drop-after", "bundles", "--timeout", "600"])
+        try await net.waitOnline(combiners: 2, clients: 11)
+        let third = try await Self.run(net, ["timeout": 5, "num_shares": 5, "reconstruction_threshold": 5])
+        try Self.expectModel(try await net.downloadModel(third.modelOut), Self.fedAvg(third.modelIn, Array(members[0..<5])), within: Self.bound(cohorts: [Array(members[0..<5])]))
+        let failed = try #require(third.reports.first { $0["name"] as? String == "combiner-1" })
+        #expect(failed["status"] as? String != "Success" && "\(failed)".contains("secure aggregation failed"), "\(failed)")
+        #expect(third.contributors["combiner-0"] == Set((0..<5).map { "client-\($0)" }))
     }
 
     struct Outcome {
+        var modelIn: Model
         var modelOut: String
         var contributors: [String: Set<String>]
         var reports: [[String: Any]]
@@ -76,11 +96,12 @@ struct SecureAggregationTests {
         let reports = round["combiners"] as? [[String: Any]] ?? []
         var contributors: [String: Set<String>] = [:]
         for report in reports { if let name = report["name"] as? String { contributors[name] = Set(report["clients"] as? [String] ?? []) } }
-        return Outcome(modelOut: try #require(round["model_out"] as? String), contributors: contributors, reports: reports)
+        return Outcome(modelIn: try await net.downloadModel(try #require(round["model_in"] as? String)), modelOut: try #require(round["model_out"] as? String),
+                       contributors: contributors, reports: reports)
     }
 
     static func expectModel(_ model: Model, _ expected: [Double], within bound: Double, sourceLocation: SourceLocation = #_sourceLocation) throws {
-        let got = model.data.withUnsafeBytes { raw in (0..<8).map { Double(raw.loadUnaligned(fromByteOffset: 4 * $0, as: Float.self)) } }
+        let got = values(model)
         for (g, e) in zip(got, expected) { #expect(abs(g - e) <= bound, "got \(got), expected \(expected) ± \(bound)", sourceLocation: sourceLocation) }
     }
 }

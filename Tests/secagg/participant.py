@@ -8,7 +8,14 @@ for every value of the round's model, with N examples.
 
     python participant.py --controller http://127.0.0.1:PORT --client-id ID --combiner NAME \
         --delta D --examples N [--drop-after masked|bundles] [--token TOKEN] [--timeout 120] [--rounds N]
+    python participant.py --device-api http://127.0.0.1:PORT/device-api/api/v1 --api-key KEY --device-id ID \
+        --delta D --examples N [--drop-after masked|bundles] [--rounds N] [--timeout 120] [--secagg-config JSON]
     python participant.py --self-test
+
+The second form is an HTTP device (README, "Device API (HTTP devices)"): KEY is an org key
+(trb_org_...) or an admin JWT; it registers the device if needed, heartbeats every ~1 s, waits
+for a running secure round that selected it and makes the same stage calls as JSON under
+training/rounds/{id}/secagg/ (R in the bundles' additional data is the replies' job_id).
 
 Without --rounds it serves every SecAgg+ round it is tasked with until --timeout seconds have
 passed (then exits 0 if it finished at least one, else 1); a round still open at --timeout, a
@@ -18,14 +25,17 @@ from __future__ import annotations
 
 import argparse
 import base64
+import io
 import json
 import math
 import os
 import secrets
 import struct
 import sys
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import numpy as np
@@ -275,12 +285,17 @@ def ring_order(ident: str) -> bytes:
 
 
 class SecAggRound:
+    poll_interval = 0.05
+
     def __init__(self, participant: "Participant", task: dict):
         self.p = participant
         self.peer = participant.peer
         self.task = task
         self.job = task["jobId"]
-        cfg = task["secureAggregation"] or {}
+        self.done_label = self.job
+        self.configure(task["secureAggregation"] or {})
+
+    def configure(self, cfg: dict):
         self.num_shares = int(cfg.get("num_shares", 5))
         self.threshold = int(cfg.get("reconstruction_threshold", 3))
         self.clip_range = float(cfg.get("clipping_range", 8.0))
@@ -311,10 +326,16 @@ class SecAggRound:
             if time.monotonic() > limit:
                 raise ParticipantError(f"timed out waiting for {what} (stage {state.get('stage')})")
             self.p.heartbeat_if_due()
-            time.sleep(0.05)
+            time.sleep(self.poll_interval)
 
     def run(self) -> bool:
         """True when finished (or dropped on purpose)."""
+        delta, weight = self.prepare()
+        return self.stages(delta, weight)
+
+    def prepare(self) -> tuple[np.ndarray, int]:
+        """The update (delta D for every value of the round's model) and its weight (examples N
+        capped at max_weight; 1 when unweighted or clipped); sets wait_seconds."""
         p = self.p
         # The update: delta D for every value, examples N (weight 1 when unweighted).
         info, _ = self.peer.call("getModelInfo", {"modelId": self.task["modelId"], "chunkSize": int(self.task.get("chunkSize", 1 << 20))}, "modelInfo")
@@ -338,7 +359,11 @@ class SecAggRound:
         # Stage 0 lasts until every selected client trained (the round's timeout); later stages
         # each wait at most the SecAgg timeout; polls never wait beyond that plus slack.
         self.wait_seconds = max(float(self.task.get("timeoutSeconds") or 0), self.stage_timeout) + 5
+        return delta, weight
 
+    def stages(self, delta: np.ndarray, weight: int) -> bool:
+        """Stages 0-3 through state_call/poll_until (nng frames here, JSON in DeviceSecAggRound)."""
+        p = self.p
         # 1. Keys.
         masking, sharing = X25519PrivateKey.generate(), X25519PrivateKey.generate()
         pk1, pk2 = raw_public(masking), raw_public(sharing)
@@ -407,7 +432,7 @@ class SecAggRound:
                 shares[owner] = b64e(held[owner][1])
         state = self.state_call("secaggUnmask", shares=shares)
         say(f"stage 3: {len(shares)} shares sent (active {sorted(active)}, dropped {sorted(dropped)})")
-        say(f"secagg done {self.job}")
+        say(f"secagg done {self.done_label}")
         return True
 
     def check_neighbours(self, listed, pk1: bytes, pk2: bytes) -> dict:
@@ -538,6 +563,311 @@ class Participant:
 
 
 # ---------------------------------------------------------------------------------------------
+# Device transport: the same stages as JSON under the device API (README, "Devices make the
+# same calls as JSON under the device API"; "Device API (HTTP devices)")
+# ---------------------------------------------------------------------------------------------
+
+# nng call kind -> device API stage route, and the request's camelCase fields -> JSON fields.
+DEVICE_ROUTES = {"secaggKeys": "keys", "secaggBundles": "shares", "secaggMasked": "masked", "secaggUnmask": "unmask"}
+DEVICE_FIELDS = {"maskingKey": "masking_key", "sharingKey": "sharing_key", "bundles": "bundles", "shares": "shares", "metrics": "metrics"}
+
+
+class HTTPFailure(ParticipantError):
+    """A device API call answered with an unexpected status."""
+
+    def __init__(self, method: str, path: str, status: int, body):
+        message = body.get("message") if isinstance(body, dict) else None
+        super().__init__(f"{method} {path}: HTTP {status}: {message or str(body)[:500]}")
+        self.status = status
+        self.body = body
+
+
+class DeviceAPI:
+    """JSON calls to the device API with one bearer credential (org key, device key or admin
+    JWT); a 429 waits out its Retry-After (within the deadline) and is retried."""
+
+    def __init__(self, base: str, key: str, deadline: float, timeout: float):
+        self.base = base.rstrip("/")
+        self.key = key
+        self.deadline = deadline
+        self.timeout = timeout
+
+    def call(self, method: str, path: str, body: dict | None = None, query: dict | None = None,
+             ok: tuple[int, ...] = (200,), raw: bool = False):
+        """(status, JSON object or bytes); HTTPFailure for any status outside `ok`."""
+        url = f"{self.base}/{path}"
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        data = json.dumps(body).encode() if body is not None else None
+        while True:
+            left = self.deadline - time.monotonic()
+            if left <= 0:
+                raise ParticipantError(f"timed out (--timeout {self.timeout:g} s) before {method} {path}")
+            request = urllib.request.Request(url, data=data, method=method, headers={"Authorization": f"Bearer {self.key}"})
+            if data is not None:
+                request.add_header("Content-Type", "application/json")
+            try:
+                with urllib.request.urlopen(request, timeout=min(left, 30.0)) as response:
+                    status, payload = response.status, response.read()
+            except urllib.error.HTTPError as error:
+                status, payload = error.code, error.read()
+                if status == 429:
+                    wait = float(error.headers.get("Retry-After") or 1)
+                    say(f"rate limited on {method} {path}: waiting {wait:g} s")
+                    time.sleep(max(0.1, min(wait, self.deadline - time.monotonic())))
+                    continue
+            except (urllib.error.URLError, OSError) as error:
+                raise ParticipantError(f"{method} {path}: {error}") from None
+            if raw and status in ok:
+                return status, payload
+            try:
+                parsed = json.loads(payload or b"{}")
+            except ValueError:
+                parsed = payload.decode(errors="replace")
+            if status not in ok:
+                raise HTTPFailure(method, path, status, parsed)
+            if not isinstance(parsed, dict):
+                raise ParticipantError(f"{method} {path}: the reply is not a JSON object")
+            return status, parsed
+
+
+class DeviceSecAggRound(SecAggRound):
+    """One device's SecAgg+ round through the stage routes under training/rounds/{id}/secagg/:
+    the stages themselves are SecAggRound's; only the carrier differs."""
+
+    poll_interval = 0.2  # every device call counts against its key's rate limit
+
+    def __init__(self, participant: "DeviceParticipant", round_body: dict, job_id: str):
+        self.p = participant
+        self.api = participant.api
+        self.round = round_body
+        self.round_id = round_body["id"]
+        self.job = job_id            # R, inside every bundle's additional data
+        self.done_label = self.round_id
+        cfg, self.clip_norm, self.unweighted = participant.secure_config(round_body)
+        self.configure(cfg)
+
+    def prepare(self) -> tuple[np.ndarray, int]:
+        p = self.p
+        _, body = self.api.call("GET", f"training/rounds/{self.round_id}/global-model", raw=True)
+        try:
+            with np.load(io.BytesIO(body), allow_pickle=False) as arrays:
+                count = 0
+                for name in arrays.files:
+                    array = arrays[name]
+                    if array.dtype != np.float32:
+                        say(f"warning: tensor {name} is {array.dtype}, not float32")
+                    count += int(array.size)
+        except (ValueError, OSError) as error:
+            raise ParticipantError(f"the round's global model is not an .npz: {error}") from None
+        delta = np.full(count, p.delta, dtype=np.float64)
+        if self.clip_norm is not None:
+            norm = float(np.linalg.norm(delta))
+            if norm > float(self.clip_norm) and norm > 0:
+                delta *= float(self.clip_norm) / norm
+        examples = 1 if (self.unweighted or self.clip_norm is not None) else p.examples
+        weight = int(math.floor(min(float(examples), self.max_weight)))
+        if weight < 1:
+            raise ParticipantError(f"weight {weight} is not positive")
+        say(f"round {self.round_id} (job {self.job}): {count} values, delta {p.delta}, weight {weight}, "
+            f"cohort config s={self.num_shares} t={self.threshold}")
+        timeout = (self.round.get("config") or {}).get("timeout_seconds") or 0
+        self.wait_seconds = max(float(timeout), self.stage_timeout) + 5
+        return delta, weight
+
+    def state_call(self, kind: str, payload: bytes = b"", **fields) -> dict:
+        base = f"training/rounds/{self.round_id}/secagg"
+        try:
+            if kind == "secaggPoll":
+                _, state = self.api.call("GET", f"{base}/status", query={"device_id": self.p.client_id})
+            else:
+                body = {"device_id": self.p.client_id}
+                for name, value in fields.items():
+                    if value is not None:
+                        body[DEVICE_FIELDS[name]] = value
+                if kind == "secaggMasked":
+                    body["vector"] = b64e(payload)
+                _, state = self.api.call("POST", f"{base}/{DEVICE_ROUTES[kind]}", body=body,
+                                         ok=(202,) if kind == "secaggMasked" else (200,))
+        except HTTPFailure as error:
+            raise RemoteError(kind, str(error.status), str(error.body.get("message") if isinstance(error.body, dict) else error.body)) from None
+        if state.get("job_id") not in (None, self.job):
+            raise ParticipantError(f"{kind}: the reply names job {state.get('job_id')!r}, not {self.job!r}")
+        if state.get("stage") == "failed" or state.get("status") == "failed":
+            raise ParticipantError(f"{kind}: the round's SecAgg+ cohort failed: {state.get('failure')}")
+        return state
+
+
+class DeviceParticipant:
+    """An HTTP device: registers (org key or admin token), heartbeats every ~1 s on a thread,
+    waits for a running secure round that selected it, and runs it through the stage routes."""
+
+    heartbeat_every = 1.0
+    discover_every = 0.5
+
+    def __init__(self, args):
+        self.args = args
+        self.client_id = args.device_id
+        self.delta = args.delta
+        self.examples = args.examples
+        self.drop_after = args.drop_after
+        self.deadline = time.monotonic() + args.timeout
+        self.api = DeviceAPI(args.device_api, args.api_key, self.deadline, args.timeout)
+        self.peer = None  # Participant's interface; nothing to close
+        self.pending_round = None
+        self.heartbeat_error = None
+        self.stopping = threading.Event()
+        self.heartbeater = None
+
+    # Registration and liveness.
+
+    def register(self):
+        body = {"device_identifier": self.client_id, "platform": "python", "capabilities": {"secure_aggregation": True}}
+        try:
+            _, reply = self.api.call("POST", "devices/register", body=body, ok=(201,))
+            say(f"registered device {self.client_id} (id {reply.get('id')}, org {reply.get('org_id')})")
+        except HTTPFailure as error:
+            if error.status != 409:
+                raise
+            say(f"device {self.client_id} is already registered")
+
+    def heartbeat(self) -> dict:
+        _, reply = self.api.call("PUT", f"devices/{urllib.parse.quote(self.client_id, safe='')}/heartbeat",
+                                 body={"status": "active", "device_id": self.client_id})
+        self.pending_round = reply.get("pending_round_id")
+        return reply
+
+    def heartbeat_loop(self):
+        while not self.stopping.wait(self.heartbeat_every):
+            try:
+                self.heartbeat()
+                self.heartbeat_error = None
+            except ParticipantError as error:
+                if self.heartbeat_error is None:
+                    say(f"warning: heartbeat failed: {error}")
+                self.heartbeat_error = error
+
+    def heartbeat_if_due(self):
+        pass  # the heartbeat thread keeps the device online
+
+    # Round discovery.
+
+    def candidate_round(self) -> dict | None:
+        """The running round awaiting this device, if any: the heartbeat's pending_round_id, else
+        the current round when it is active."""
+        if self.pending_round:
+            try:
+                _, body = self.api.call("GET", f"training/rounds/{self.pending_round}")
+                return body
+            except HTTPFailure as error:
+                if error.status != 404:
+                    raise
+        try:
+            _, body = self.api.call("GET", "training/rounds/current")
+        except HTTPFailure as error:
+            if error.status == 404:
+                return None  # no round yet
+            raise
+        return body if body.get("status") == "active" else None
+
+    def selected(self, round_id: str) -> bool:
+        if self.pending_round == round_id:
+            return True
+        _, listed = self.api.call("GET", "training/rounds", query={"device_id": self.client_id, "status": "active"})
+        return any(r.get("id") == round_id for r in listed.get("rounds") or [])
+
+    def secure_status(self, round_id: str) -> dict | None:
+        """The round's secagg/status for this device; None when it is not a secure round (409)."""
+        try:
+            _, state = self.api.call("GET", f"training/rounds/{round_id}/secagg/status", query={"device_id": self.client_id})
+            return state
+        except HTTPFailure as error:
+            if error.status == 409:
+                return None
+            raise
+
+    def secure_config(self, round_body: dict) -> tuple[dict, float | None, bool]:
+        """The round's SecAgg+ parameters, DP clip norm and unweighted flag. The device API's
+        round `config.secure_aggregation` when it is an object; otherwise the round's session
+        config from the REST API (a device round is a one-round session, id `<session>-r<n>`);
+        --secagg-config overrides both."""
+        cfg, clip, unweighted = None, None, False
+        advertised = (round_body.get("config") or {}).get("secure_aggregation")
+        if isinstance(advertised, dict):
+            cfg = advertised
+        else:
+            session_id, _, number = round_body["id"].rpartition("-r")
+            root = self.args.device_api.rstrip("/")
+            root = root[:-len("/device-api/api/v1")] if root.endswith("/device-api/api/v1") else root
+            url = f"{root}/api/v1/sessions/{urllib.parse.quote(session_id, safe='')}"
+            request = urllib.request.Request(url)
+            if not self.args.api_key.startswith(("trb_org_", "trb_dev_")):
+                request.add_header("Authorization", f"Bearer {self.args.api_key}")
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    session = json.loads(response.read())
+                config = session.get("session_config") or {}
+                if isinstance(config.get("secure_aggregation"), dict):
+                    cfg = config["secure_aggregation"]
+                    say(f"round {round_body['id']}: SecAgg+ config from the session's session_config "
+                        f"(the device API's round config says secure_aggregation={advertised!r})")
+                clip = (config.get("aggregator_kwargs") or {}).get("clip_norm")
+                unweighted = bool(config.get("unweighted"))
+            except (urllib.error.URLError, OSError, ValueError) as error:
+                say(f"warning: could not read session {session_id} for its SecAgg+ config: {error}")
+        if self.args.secagg_config:
+            cfg = {**(cfg or {}), **self.args.secagg_config}
+        if cfg is None:
+            say("warning: the round's SecAgg+ config is unknown: using the README's defaults")
+            cfg = {}
+        return cfg, (float(clip) if clip is not None else None), unweighted
+
+    def run(self) -> int:
+        self.register()
+        self.heartbeat()
+        self.heartbeater = threading.Thread(target=self.heartbeat_loop, daemon=True)
+        self.heartbeater.start()
+        say(f"device {self.client_id} online, waiting for a secure round")
+        handled, finished = set(), 0
+        while True:
+            if time.monotonic() >= self.deadline - 0.05:
+                return self.idle_timeout(finished)
+            try:
+                body = self.candidate_round()
+                round_id = body.get("id") if body else None
+                if round_id and round_id not in handled:
+                    state = self.secure_status(round_id)
+                    if state is None:
+                        handled.add(round_id)
+                        say(f"ignoring round {round_id} (not running secure aggregation)")
+                    elif self.selected(round_id):
+                        handled.add(round_id)
+                        if state.get("job_id") is None:
+                            raise ParticipantError(f"secagg/status of round {round_id} carries no job_id")
+                        DeviceSecAggRound(self, body, state["job_id"]).run()
+                        finished += 1
+                        if self.drop_after or (self.args.rounds and finished >= self.args.rounds):
+                            return 0
+                    else:
+                        handled.add(round_id)
+                        say(f"ignoring round {round_id} (this device is not selected)")
+            except ParticipantError:
+                if finished and time.monotonic() >= self.deadline - 0.05:
+                    return self.idle_timeout(finished)
+                raise
+            time.sleep(max(0.0, min(self.discover_every, self.deadline - time.monotonic() - 0.05)))
+
+    def idle_timeout(self, finished: int) -> int:
+        if finished:
+            say(f"no further round within --timeout {self.args.timeout:g} s: exiting after {finished} round(s)")
+            return 0
+        raise ParticipantError(f"timed out (--timeout {self.args.timeout:g} s) waiting for a secure round")
+
+    def close(self):
+        self.stopping.set()
+
+
+# ---------------------------------------------------------------------------------------------
 # Self-test
 # ---------------------------------------------------------------------------------------------
 
@@ -619,21 +949,34 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=120)
     parser.add_argument("--rounds", type=int, default=0,
                         help="exit after this many SecAgg+ rounds (default 0: serve rounds until --timeout)")
+    device = parser.add_argument_group("HTTP device mode (instead of --controller/--client-id)")
+    device.add_argument("--device-api", help="the device API base, http://HOST:PORT/device-api/api/v1")
+    device.add_argument("--api-key", help="an org key (trb_org_...) or an admin JWT")
+    device.add_argument("--device-id", help="this device's identifier")
+    device.add_argument("--secagg-config", type=json.loads,
+                        help="JSON SecAgg+ parameters, overriding what the controller advertises")
     args = parser.parse_args(argv)
     if args.self_test:
         return self_test()
-    if not args.controller or not args.client_id:
+    if args.device_api:
+        if not args.api_key or not args.device_id:
+            parser.error("--device-api needs --api-key and --device-id")
+        if args.secagg_config is not None and not isinstance(args.secagg_config, dict):
+            parser.error("--secagg-config must be a JSON object")
+    elif not args.controller or not args.client_id:
         parser.error("--controller and --client-id are required")
     if args.examples < 1:
         parser.error("--examples must be positive")
-    participant = Participant(args)
+    participant = DeviceParticipant(args) if args.device_api else Participant(args)
     try:
         return participant.run()
     except ParticipantError as error:
         print(f"error: {error}", file=sys.stderr, flush=True)
         return 1
     finally:
-        if participant.peer:
+        if isinstance(participant, DeviceParticipant):
+            participant.close()
+        elif participant.peer:
             participant.peer.close()
 
 

@@ -80,6 +80,7 @@ extension DeviceAPI {
         }
         var out = try Self.stateBody(state)
         out["round_id"] = roundId
+        out["job_id"] = jobId
         if kind == .secaggUnmask { out["status"] = state.stage == .completed ? "completed" : state.stage == .failed ? "failed" : "waiting" }
         return try APIResponse.object(out, status: kind == .secaggMasked ? .accepted : .ok)
     }
