@@ -90,38 +90,31 @@ out.append("Combiner memory: *(RSS−idle)/model* is the combiner's peak RSS min
 out.append("")
 
 
-if tls_rows:
-    out.append("## Secured network (TLS)")
-    out.append("")
-    out.append("Per row: the topology above with C=1 on a secured network — mutual TLS (mbedTLS 2.28, nng `tls+tcp://`) on every"
-               " nng hop, HTTPS and bearer tokens on the REST API, `--peer-auth` (each swarm client presents the peer token"
-               " `clients/add` gave it). *TLS / plain*: the TLS round's median ÷ the plain row of the same N, P and C, measured in this run.")
-    out.append("")
-    out.append("| N | P | C | rounds ok | round s median | min | max | plain round s | TLS / plain | RSS controller MB | RSS combiner MB |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
-    for t in tls_rows:
+def ratio_table(title, intro, label, extra, variants):
+    """A table of variant rows beside the plain row of the same N, P and C, with their ratio."""
+    if not variants:
+        return
+    out.extend([f"## {title}", "", intro, ""])
+    out.append(f"| N | P | C | rounds ok | round s median | min | max | plain round s | {label} | " + " | ".join(h for h, _ in extra) + " |")
+    out.append("|---|---|---|---|---|---|---|---|---|" + "---|" * len(extra))
+    for t in variants:
         ref = next((r for r in rows if r["n"] == t["n"] and float(r["p"]) == float(t["p"]) and r["c"] == t["c"] and r.get("median")), None)
         ratio = t["median"] / ref["median"] if ref and t.get("median") else None
         out.append(f"| {t['n']} | {t['p']} | {t['c']} | {t['finished']}/{t['total']} | {f(t.get('median'))} | {f(t.get('min'))} | {f(t.get('max'))} "
-                   f"| {f(ref['median']) if ref else '–'} | {f(ratio, '{:.1f}×')} | {t.get('rss_controller')} | {t.get('rss_combiner')} |")
+                   f"| {f(ref['median']) if ref else '–'} | {f(ratio, '{:.1f}×')} | " + " | ".join(str(t.get(k)) for _, k in extra) + " |")
     out.append("")
 
 
-if secagg_rows:
-    out.append("## Secure aggregation (SecAgg+)")
-    out.append("")
-    out.append("Per row: the topology above with C=1, the session with `secure_aggregation` at its defaults (5 shares, threshold 3,"
-               " 2²² levels, modulus 2³²): the combiner runs the four SecAgg+ stages with its N clients (all in the swarm process)."
-               " *SecAgg+ / plain*: its round median ÷ the plain row of the same N, P and C, measured in this run.")
-    out.append("")
-    out.append("| N | P | C | rounds ok | round s median | min | max | plain round s | SecAgg+ / plain | RSS combiner MB | RSS swarm MB |")
-    out.append("|---|---|---|---|---|---|---|---|---|---|---|")
-    for t in secagg_rows:
-        ref = next((r for r in rows if r["n"] == t["n"] and float(r["p"]) == float(t["p"]) and r["c"] == t["c"] and r.get("median")), None)
-        ratio = t["median"] / ref["median"] if ref and t.get("median") else None
-        out.append(f"| {t['n']} | {t['p']} | {t['c']} | {t['finished']}/{t['total']} | {f(t.get('median'))} | {f(t.get('min'))} | {f(t.get('max'))} "
-                   f"| {f(ref['median']) if ref else '–'} | {f(ratio, '{:.1f}×')} | {t.get('rss_combiner')} | {t.get('rss_swarm')} |")
-    out.append("")
+ratio_table("Secured network (TLS)",
+            "Per row: the topology above with C=1 on a secured network — mutual TLS (mbedTLS 2.28, nng `tls+tcp://`) on every"
+            " nng hop, HTTPS and bearer tokens on the REST API, `--peer-auth` (each swarm client presents the peer token"
+            " `clients/add` gave it). *TLS / plain*: the TLS round's median ÷ the plain row of the same N, P and C, measured in this run.",
+            "TLS / plain", [("RSS controller MB", "rss_controller"), ("RSS combiner MB", "rss_combiner")], tls_rows)
+ratio_table("Secure aggregation (SecAgg+)",
+            "Per row: the topology above with C=1, the session with `secure_aggregation` at its defaults (5 shares, threshold 3,"
+            " 2²² levels, modulus 2³²): the combiner runs the four SecAgg+ stages with its N clients (all in the swarm process)."
+            " *SecAgg+ / plain*: its round median ÷ the plain row of the same N, P and C, measured in this run.",
+            "SecAgg+ / plain", [("RSS combiner MB", "rss_combiner"), ("RSS swarm MB", "rss_swarm")], secagg_rows)
 
 
 if device_rows:
