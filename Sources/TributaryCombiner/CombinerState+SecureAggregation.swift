@@ -27,6 +27,7 @@ extension CombinerState {
             do { vector = kind == .secaggMasked ? try SecureUpdate.decode(payload) : nil } catch { throw SecAggError(.invalid, error.message) }
             try cohort.handle(kind, request, vector: vector)
             if kind == .secaggKeys, let metrics = request.metrics { job?.secureMetrics[id] = metrics }
+            if kind == .secaggMasked { job?.collector?.markMaskedContribution(id) }
         } catch {
             logger.warning("secure aggregation call refused", metadata: ["client": "\(id)", "job": "\(request.jobId)", "kind": "\(kind)", "error": "\(error)"])
             job?.secure = cohort
@@ -42,6 +43,12 @@ extension CombinerState {
         cohort.advance()
         job?.secure = cohort
         return cohort
+    }
+
+    /// Each survivor as a client result (for participation records): its metrics, no example
+    /// count — that was masked.
+    func secureClientResults(_ participants: [String]) -> [ClientResult] {
+        participants.map { ClientResult(clientId: $0, numExamples: 0, metrics: job?.secureMetrics[$0] ?? [:]) }
     }
 
     /// The mean of the metrics the cohort's survivors reported, by name.

@@ -89,7 +89,8 @@ struct JobRunner: Sendable {
         let header = UploadChunk(
             jobId: order.jobId, sessionId: order.sessionId, round: order.round, sender: name, index: 0, chunkCount: 0, offset: 0,
             totalBytes: average.spec.totalBytes, checksum: average.checksum, weight: result.totalWeight,
-            metrics: await state.secureMetrics(of: result.participants), contributors: result.participants)
+            metrics: await state.secureMetrics(of: result.participants), contributors: result.participants, excluded: result.dropped,
+            clientResults: await state.secureClientResults(result.participants))
         _ = try await ModelTransfer.upload(average, kind: .submitPartial, header: header, chunkSize: order.chunkSize, to: controller,
                                            timeout: requestTimeout, deadline: .now + requestTimeout)
         log.info("secure aggregate reported", metadata: ["clients": "\(result.participants.count)", "dropped": "\(result.dropped)"])

@@ -153,12 +153,16 @@ final class TestNetwork: @unchecked Sendable {
     // MARK: REST
 
     func request(_ method: String, _ path: String, json: Any? = nil, headers: [String: String] = [:]) async throws -> (status: Int, body: Any?) {
+        var all = headers
+        if json != nil { all["Content-Type"] = "application/json" }
+        return try await requestRaw(method, path, body: try json.map { try JSONSerialization.data(withJSONObject: $0) }, headers: all)
+    }
+
+    /// A request with a raw body (multipart, octet-stream); the reply's JSON when it is JSON.
+    func requestRaw(_ method: String, _ path: String, body: Data?, headers: [String: String] = [:]) async throws -> (status: Int, body: Any?) {
         var request = HTTPClientRequest(url: URL(string: path, relativeTo: controllerURL)!.absoluteString)
         request.method = .init(rawValue: method)
-        if let json {
-            request.body = .bytes(ByteBuffer(bytes: try JSONSerialization.data(withJSONObject: json)))
-            request.headers.add(name: "Content-Type", value: "application/json")
-        }
+        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
         if let token, headers["Authorization"] == nil { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
         for (k, v) in headers { request.headers.replaceOrAdd(name: k, value: v) }
         let ca = try caFile.map { try String(contentsOfFile: $0, encoding: .utf8) }

@@ -22,15 +22,16 @@ extension HTTPCohort {
             throw .secure(error)
         }
         if kind == .secaggKeys, let metrics = request.metrics { current.secureMetrics[id] = metrics }
+        if kind == .secaggMasked { current.collector.markMaskedContribution(id) }
         current.secure = cohort
         job = current
         return SecAggState(cohort, for: id)
     }
 
-    /// The open round's secure aggregation, when there is one: its job id and live counts.
-    var secureRound: (jobId: String, cohort: SecAggCohort)? {
+    /// The open round's secure aggregation, when there is one: its order and cohort.
+    var secureRound: (order: JobOrder, cohort: SecAggCohort)? {
         guard let current = job, let cohort = current.secure else { return nil }
-        return (current.collector.order.jobId, cohort)
+        return (current.collector.order, cohort)
     }
 
     /// Advances the stages on the watcher's tick; true once the cohort ended (or overran).
@@ -60,6 +61,9 @@ extension HTTPCohort {
             var header = UploadChunk(jobId: order.jobId, sessionId: order.sessionId, round: order.round, sender: name, index: 0, chunkCount: 0, offset: 0,
                                      totalBytes: average.spec.totalBytes, checksum: average.checksum, weight: result.totalWeight, metrics: metrics)
             header.contributors = result.participants
+            header.excluded = result.dropped
+            // Participation records: who contributed, with their metrics; example counts stay masked.
+            header.clientResults = result.participants.map { ClientResult(clientId: $0, numExamples: 0, metrics: current.secureMetrics[$0] ?? [:]) }
             try await jobs.receiveLocalPartial(average, header: header)
             logger.info("HTTP cohort reported a secure aggregate", metadata: ["job": "\(order.jobId)", "devices": "\(result.participants.count)", "dropped": "\(result.dropped)"])
         } catch {

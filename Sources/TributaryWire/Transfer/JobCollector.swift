@@ -185,6 +185,13 @@ public struct JobCollector {
         record(sender: sender, weight: weight, metrics: metrics, contributors: contributors, clientResults: clientResults)
     }
 
+    /// Records that a sender's masked contribution arrived (secure aggregation): it counts as
+    /// answered for progress and barriers, though nothing of it is folded here.
+    public mutating func markMaskedContribution(_ sender: String) {
+        guard selected.contains(sender), !accepted.contains(sender), rejected[sender] == nil else { return }
+        accepted.append(sender)
+    }
+
     /// Records that a sender will not deliver (it failed or left), so the job need not wait for it.
     public mutating func markFailed(_ sender: String, reason: String) {
         guard selected.contains(sender), !accepted.contains(sender), forwarding[sender] == nil,

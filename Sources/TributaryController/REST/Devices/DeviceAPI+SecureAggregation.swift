@@ -20,18 +20,22 @@ extension DeviceAPI {
         api.get("training/rounds/:id/secagg/status") { request, context in
             let principal = try await caller(request)
             let roundId = try context.parameters.require("id")
-            let (jobId, cohort) = try await secureRound(roundId)
+            let (order, cohort) = try await secureRound(roundId)
             let device = try actingDevice(principal, named: request.uri.queryParameters.get("device_id"))
+            guard cohort.expected.contains(device.deviceIdentifier) else {
+                throw DeviceError(status: .forbidden, message: "device '\(device.deviceIdentifier)' is not a participant of round '\(roundId)'")
+            }
             var body = try Self.stateBody(SecAggState(cohort, for: device.deviceIdentifier))
             body["round_id"] = roundId
-            body["job_id"] = jobId
+            body["job_id"] = order.jobId
             body["participants"] = cohort.counts
+            body["config"] = try Self.secaggConfig(cohort.config, clipNorm: order.clipNorm, unweighted: order.unweighted == true || order.clipNorm != nil)
             return try APIResponse.object(body)
         }
     }
 
     /// The open round's secure aggregation, if `roundId` is it; 404/409 otherwise.
-    private func secureRound(_ roundId: String) async throws -> (jobId: String, cohort: SecAggCohort) {
+    private func secureRound(_ roundId: String) async throws -> (order: JobOrder, cohort: SecAggCohort) {
         let round = try requireRound(roundId)
         guard await openCohort(for: round) != nil, let secure = await cohort.secureRound else {
             throw DeviceError(status: .conflict, message: "round '\(roundId)' is not running secure aggregation now")
@@ -41,7 +45,7 @@ extension DeviceAPI {
 
     private func secureCall(_ request: Request, roundId: String, kind: MessageKind) async throws -> Response {
         let principal = try await caller(request)
-        let (jobId, _) = try await secureRound(roundId)
+        let jobId = try await secureRound(roundId).order.jobId
         let body = try await request.bodyObject(limit: 64 << 20)
         let device = try actingDevice(principal, named: try body.string("device_id"))
         func map(_ field: String) throws -> [String: String]? {
@@ -83,6 +87,15 @@ extension DeviceAPI {
         out["job_id"] = jobId
         if kind == .secaggUnmask { out["status"] = state.stage == .completed ? "completed" : state.stage == .failed ? "failed" : "waiting" }
         return try APIResponse.object(out, status: kind == .secaggMasked ? .accepted : .ok)
+    }
+
+    /// What a device needs to build its vector: the SecAgg+ parameters (snake_case, as in a
+    /// session_config), the L2 clip of central DP and whether every update weighs 1.
+    static func secaggConfig(_ config: SecAggConfig, clipNorm: Double?, unweighted: Bool) throws -> [String: Any] {
+        var body = (try JSONSerialization.jsonObject(with: JSONEncoder().encode(config)) as? [String: Any]) ?? [:]
+        body["clip_norm"] = clipNorm as Any? ?? NSNull()
+        body["unweighted"] = unweighted
+        return body
     }
 
     /// A state as the JSON object the routes answer with.

@@ -1,4 +1,5 @@
 import Foundation
+import TributarySecAgg
 import TributaryStore
 
 /// A device round as the device API shows it: a one-round session (named `device-round-…`)
@@ -91,6 +92,8 @@ extension DeviceAPI {
         let started = round.round?.committedAt
         let modelURL = { (kind: String) in "\(DeviceAPI.base)/training/rounds/\(round.id)/\(kind)" }
         let modelIn = round.round?.modelIn ?? config.modelId ?? round.session.seedModelId
+        let clipNorm = (try? config.aggregatorSettings())?.clipNorm
+        let secagg = try config.secureAggregation.map { try DeviceAPI.secaggConfig($0, clipNorm: clipNorm, unweighted: config.unweighted || clipNorm != nil) }
         return [
             "id": round.id, "round_id": round.id, "round_number": round.round?.roundNumber ?? 1, "status": round.status(open: open != nil),
             "target_devices": config.requestedClients ?? participated, "min_devices": config.clientsRequired,
@@ -101,8 +104,9 @@ extension DeviceAPI {
             "timeout_at": FLFormat.date(started?.addingTimeInterval(config.roundTimeout)), "created_at": FLFormat.date(round.session.committedAt),
             "error": round.round?.error as Any? ?? NSNull(),
             "config": ["model_id": modelIn as Any? ?? NSNull(), "version": modelIn as Any? ?? NSNull(),
-                       "proximal_mu": config.training.proximalMu as Any? ?? NSNull(), "clip_norm": NSNull(), "filters": [String](),
-                       "secure_aggregation": false, "aggregator": config.aggregator, "timeout_seconds": Int(config.roundTimeout)],
+                       "proximal_mu": config.training.proximalMu as Any? ?? NSNull(), "clip_norm": clipNorm as Any? ?? NSNull(), "filters": [String](),
+                       "secure_aggregation": secagg != nil, "secagg": secagg as Any? ?? NSNull(), "aggregator": config.aggregator,
+                       "timeout_seconds": Int(config.roundTimeout)],
             "model_id": modelIn as Any? ?? NSNull(), "version": modelIn as Any? ?? NSNull(),
         ]
     }
