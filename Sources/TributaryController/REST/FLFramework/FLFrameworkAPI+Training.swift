@@ -75,13 +75,15 @@ extension FLFrameworkAPI {
                            "round_duration": durations.last ?? NSNull(), "participating_clients": Self.contributors(last).count, "round": last.roundNumber]
             }
             var selected = Array(Self.contributors(rounds.last))
-            if running, let open = await cohort.openRound { selected = Array(open.selected.union(await registry.onlineClientIds())) }
+            // The open round's selection whenever its cohort collects (the session may not read as running yet).
+            let open = await cohort.openRound.flatMap { $0.order.sessionId == session.sessionId ? $0 : nil }
+            if let open { selected = Array(open.selected.union(await registry.onlineClientIds())) }
             return try APIResponse.object([
                 "experiment_id": session.sessionId, "status": Self.status(session, running: running), "current_round": current, "total_rounds": total,
                 "progress": Double(rounds.count) / Double(total), "start_time": FLFormat.date(session.startedAt),
                 "estimated_completion": FLFormat.date(average.flatMap { avg in session.startedAt.map { $0.addingTimeInterval(avg * Double(total)) } }),
                 "selected_clients": selected.sorted(), "round_metrics": metrics,
-                "accepting_updates": await cohort.openRound.map { $0.order.sessionId == session.sessionId } ?? false,
+                "accepting_updates": open != nil,
             ])
         }
     }
