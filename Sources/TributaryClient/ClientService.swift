@@ -118,6 +118,7 @@ public final class ClientService: Service, Sendable {
                     .clientHeartbeat, ClientHeartbeat(clientId: configuration.clientId),
                     expecting: .clientHeartbeatReply, as: ClientHeartbeatReply.self, timeout: Self.heartbeatTimeout(interval, cap: timeout))
                 failures = 0
+                if let seconds = reply.heartbeatSeconds, seconds > 0, seconds <= 60 { interval = .milliseconds(Int64(seconds * 1000)) }
                 if reply.mustRegister {
                     registered = false
                     continue

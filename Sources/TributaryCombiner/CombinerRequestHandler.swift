@@ -31,7 +31,7 @@ struct CombinerRequestHandler: Sendable {
             let beat = try frame.decodeMetadata(ClientHeartbeat.self)
             try await gate.check(frame, .client, as: beat.clientId)
             let (known, task) = await state.clientHeartbeat(id: beat.clientId)
-            return try Frame.encode(.clientHeartbeatReply, ClientHeartbeatReply(task: task, mustRegister: !known))
+            return try Frame.encode(.clientHeartbeatReply, ClientHeartbeatReply(task: task, mustRegister: !known, heartbeatSeconds: await state.heartbeatSeconds()))
 
         case .getModelInfo:
             let request = try frame.decodeMetadata(GetModelInfo.self)
@@ -52,6 +52,7 @@ struct CombinerRequestHandler: Sendable {
         case .submitUpdate:
             let meta = try frame.decodeMetadata(UploadChunk.self)
             try await gate.check(frame, .client, as: meta.sender)
+            await state.noteActivity(meta.sender)
             switch try await state.uploadRoom.admit({ try await state.receiveUpdate(meta, frame: frame) }) {
             case .receipt(let receipt):
                 return try Frame.encode(.uploadReceipt, receipt)
@@ -81,6 +82,7 @@ struct CombinerRequestHandler: Sendable {
         case .secaggKeys, .secaggBundles, .secaggMasked, .secaggUnmask, .secaggPoll:
             let request = try frame.decodeMetadata(SecAggRequest.self)
             try await gate.check(frame, .client, as: request.clientId)
+            await state.noteActivity(request.clientId)
             return try Frame.encode(.secaggState, try await state.secureAggregation(frame.kind, request, payload: frame.payload))
 
         default:

@@ -44,7 +44,7 @@ actor CombinerState {
         self.logger = logger
     }
 
-    func setHeartbeatInterval(_ interval: Duration) { clients.heartbeatInterval = interval }
+    func setHeartbeatInterval(_ interval: Duration) { clients.baseInterval = interval }
 
     /// The interval clients are asked to heartbeat at: the controller's, passed down.
     func heartbeatSeconds() -> Double {
@@ -69,6 +69,10 @@ actor CombinerState {
     }
 
     func onlineClients() -> [String] { clients.online() }
+
+    /// A request from a registered client (an upload chunk, a SecAgg+ call) is as good as a
+    /// heartbeat: a client busy with its task is alive even if its heartbeats are slow.
+    func noteActivity(_ id: String) { _ = clients.heartbeat(id: id) }
 
     func staleClients() -> [String] { clients.stale() }
 

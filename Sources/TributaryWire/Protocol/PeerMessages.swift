@@ -144,8 +144,11 @@ public struct ClientHeartbeat: Codable, Sendable {
 public struct ClientHeartbeatReply: Codable, Sendable {
     public var task: ClientTask?
     public var mustRegister: Bool
-    public init(task: ClientTask?, mustRegister: Bool = false) {
+    /// The interval the combiner asks for now (it grows with the number of clients); absent from older combiners.
+    public var heartbeatSeconds: Double?
+    public init(task: ClientTask?, mustRegister: Bool = false, heartbeatSeconds: Double? = nil) {
         self.task = task
         self.mustRegister = mustRegister
+        self.heartbeatSeconds = heartbeatSeconds
     }
 }
