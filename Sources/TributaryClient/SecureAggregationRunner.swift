@@ -27,15 +27,40 @@ struct SecureAggregationRunner: Sendable {
         state = try await wait(from: state, task: task, deadline: deadline) { $0.bundles != nil }
         try participant.receive(try decodeBase64Map(state.bundles, "a share bundle"))
         let vector = try participant.mask(delta, examples: examples)
-        let request = try SecureUpdate.encode(vector).withUnsafeBytes { payload in
-            try peer.encode(.secaggMasked, SecAggRequest(jobId: task.jobId, clientId: clientId), payload: payload)
-        }
-        state = try check(try await peer.send(request, expecting: .secaggState, timeout: timeout).decodeMetadata(SecAggState.self))
+        let parts: Int
+        (state, parts) = try await sendMasked(vector, task: task, deadline: deadline)
         state = try await wait(from: state, task: task, deadline: deadline) { $0.active != nil || $0.stage == .completed }
         guard let active = state.active, let dropped = state.dropped else { return }
         let shares = try participant.unmask(active: active, dropped: dropped).mapValues { Data($0).base64EncodedString() }
         _ = try await call(.secaggUnmask, SecAggRequest(jobId: task.jobId, clientId: clientId, shares: shares))
-        logger.info("masked update sent", metadata: ["round": "\(task.round)", "neighbours": "\(state.neighbours?.count ?? 0)", "dropped": "\(dropped.count)"])
+        logger.info("masked update sent", metadata: ["round": "\(task.round)", "parts": "\(parts)", "dropped": "\(dropped.count)"])
+    }
+
+    /// Stage 2: the vector in one message when it fits the job's chunk size, else in parts of it.
+    private func sendMasked(_ vector: [UInt32], task: ClientTask, deadline: ContinuousClock.Instant) async throws -> (SecAggState, parts: Int) {
+        let bytes = SecureUpdate.encode(vector)
+        let perPart = max(1, task.chunkSize / 4)
+        let parts = vector.count <= perPart ? [0..<vector.count] : stride(from: 0, to: vector.count, by: perPart).map { $0..<min($0 + perPart, vector.count) }
+        var state: SecAggState?
+        for range in parts {
+            let meta = SecAggRequest(jobId: task.jobId, clientId: clientId, offset: parts.count > 1 ? range.lowerBound : nil, total: parts.count > 1 ? vector.count : nil)
+            var pause = Duration.milliseconds(20)
+            while true {
+                let request = try bytes.withUnsafeBytes { raw in
+                    try peer.encode(.secaggMasked, meta, payload: UnsafeRawBufferPointer(rebasing: raw[(4 * range.lowerBound)..<(4 * range.upperBound)]))
+                }
+                do {
+                    state = try check(try await peer.send(request, expecting: .secaggState, timeout: timeout).decodeMetadata(SecAggState.self))
+                    break
+                } catch {
+                    // The combiner's staging room is full: wait for others' parts to complete.
+                    guard (error as? WireError)?.code == .busy, ContinuousClock.now + pause < deadline else { throw error }
+                    try await Task.sleep(for: pause)
+                    pause = min(pause * 2, .milliseconds(500))
+                }
+            }
+        }
+        return (state!, parts.count)
     }
 
     private func call(_ kind: MessageKind, _ request: SecAggRequest) async throws -> SecAggState {

@@ -8,9 +8,6 @@ import TributaryWire
 extension CombinerState {
     static func cohort(_ order: JobOrder, config: SecAggConfig, model: Model, selected: [String]) throws(WireError) -> SecAggCohort {
         let values = try SecureUpdate.values(model).count
-        guard (values + 1) * 4 <= Frame.defaultMaxPayload else {
-            throw WireError(.rejected, "secure aggregation sends a masked vector in one message: at most \(Frame.defaultMaxPayload / 4 - 1) values, the model has \(values)")
-        }
         return SecAggCohort(round: order.jobId, config: config, participants: selected, values: values, firstStage: order.timeoutSeconds)
     }
 
@@ -23,8 +20,16 @@ extension CombinerState {
         guard cohort.expected.contains(id) else { throw WireError(.notSelected, "\(id) is not a participant of job \(request.jobId)") }
         defer { wakeIfDone() }
         do throws(SecAggError) {
-            let vector: [UInt32]?
+            var vector: [UInt32]?
             do { vector = kind == .secaggMasked ? try SecureUpdate.decode(payload) : nil } catch { throw SecAggError(.invalid, error.message) }
+            if kind == .secaggMasked, request.offset != nil || request.total != nil {
+                // One part of a larger vector: stage it; the cohort sees the vector once it is whole.
+                guard cohort.stage == .collectMasked else { throw SecAggError(.outOfOrder, "stage collect_masked is not open: the round is at \(cohort.stage.rawValue)") }
+                guard let part = vector, let whole = try stageMaskedPart(id, part, request, length: cohort.vectorLength) else {
+                    return SecAggState(cohort, for: id)
+                }
+                vector = whole
+            }
             try cohort.handle(kind, request, vector: vector)
             if kind == .secaggKeys, let metrics = request.metrics { job?.secureMetrics[id] = metrics }
             if kind == .secaggMasked { job?.collector?.markMaskedContribution(id) }
@@ -35,6 +40,29 @@ extension CombinerState {
         }
         job?.secure = cohort
         return SecAggState(cohort, for: id)
+    }
+
+    /// Adds one part of `id`'s masked vector; the whole vector once every element arrived. Parts
+    /// in flight count against the staging budget (a client that finds it full gets `busy`).
+    private func stageMaskedPart(_ id: String, _ part: [UInt32], _ request: SecAggRequest, length: Int) throws(SecAggError) -> [UInt32]? {
+        guard let offset = request.offset, let total = request.total, total == length, offset >= 0, offset + part.count <= total, !part.isEmpty else {
+            throw SecAggError(.invalid, "a masked vector part must lie inside a vector of \(length) elements")
+        }
+        var staged = job?.maskedParts[id]
+        if staged == nil {
+            let inFlight = (job?.maskedParts.count ?? 0) * length * 4
+            guard inFlight == 0 || inFlight + length * 4 <= maxStagingBytes else { throw SecAggError(.busy, "no staging room for another masked vector now; retry") }
+            staged = ([UInt32](repeating: 0, count: total), 0)
+        }
+        guard var current = staged else { return nil }
+        current.vector.replaceSubrange(offset..<(offset + part.count), with: part)
+        current.filled += part.count
+        guard current.filled >= total else {
+            job?.maskedParts[id] = current
+            return nil
+        }
+        job?.maskedParts[id] = nil
+        return current.vector
     }
 
     /// Moves the cohort on when a stage's deadline passed; returns where it stands.

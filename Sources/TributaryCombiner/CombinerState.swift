@@ -29,13 +29,15 @@ actor CombinerState {
         var secure: SecAggCohort?
         /// The training metrics clients sent with their keys (secure aggregation).
         var secureMetrics: [String: [String: Double]] = [:]
+        /// Masked vectors arriving in parts: what each client sent so far (element count filled).
+        var maskedParts: [String: (vector: [UInt32], filled: Int)] = [:]
     }
 
     private var clients: ClientRegistry
     var job: ActiveJob?
     /// Jobs already run, so a heartbeat reply repeating one does not start it again.
     private var seenJobs: [String] = []
-    private let maxStagingBytes: Int
+    let maxStagingBytes: Int
     let logger: Logger
 
     init(heartbeatInterval: Duration, maxStagingBytes: Int, logger: Logger) {

@@ -3,6 +3,8 @@
 public struct SecAggError: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Kind: String, Sendable {
         case invalid, outOfOrder, unknownParticipant, duplicate, failed
+        /// The server has no room for this now; the same call may succeed later.
+        case busy
     }
 
     public var kind: Kind

@@ -39,7 +39,15 @@ struct SecureAggregationTests {
         let participant = TestNetwork.repositoryRoot.appendingPathComponent("Tests/secagg/participant.py").path
         let net = try TestNetwork()
         defer { net.stopAll() }
-        try await net.startCore(combiners: 2)
+        try net.startController()
+        try await net.waitHealthy()
+        for i in 0..<2 { try net.startCombiner("combiner-\(i)") }
+        try await net.waitOnline(combiners: 2)
+        // 40 values and 64-byte chunks: the Swift clients send their 41-element masked vectors in
+        // three parts, the Python participant in one message — both paths in one cohort.
+        let seed = net.directory.appendingPathComponent("seed40.npz")
+        try NPZ.write(try Model(float32: [("w", [40], (0..<40).map { Float($0) / 10 })]), to: seed)
+        _ = try net.output("tributary", ["upload-model", "--controller", net.controllerURL.absoluteString, seed.path])
         let script = try ScriptedTrainer.install(in: net.directory)
         // combiner-0: clients 0–4; combiner-1: clients 5–8 and the Python participant py-9.
         for i in 0..<9 {
@@ -54,6 +62,7 @@ struct SecureAggregationTests {
         // 1. Everyone takes part.
         let first = try await Self.run(net, ["timeout": 10])
         try Self.expectModel(try await net.downloadModel(first.modelOut), Self.fedAvg(first.modelIn, members), within: Self.bound(cohorts: [Array(members[0..<5]), Array(members[5..<10])]))
+        #expect(net.log("client-0").contains("parts=3"), "the masked vector did not go in parts:\n\(net.log("client-0").suffix(1500))")
         #expect(first.contributors == ["combiner-0": Set((0..<5).map { "client-\($0)" }), "combiner-1": Set((5..<9).map { "client-\($0)" } + ["py-9"])], "\(first.contributors)")
 
         // 2. py-10 sends its masked vector and is gone before unmasking: its seed comes back from its neighbours' shares.
@@ -89,7 +98,7 @@ struct SecureAggregationTests {
 
     /// Runs a one-round session with `secure` as its secure_aggregation; expects it Finished.
     static func run(_ net: TestNetwork, _ secure: [String: Any]) async throws -> Outcome {
-        let id = try await net.startSession(["rounds": 1, "round_timeout": 60, "validate": false, "secure_aggregation": secure])
+        let id = try await net.startSession(["rounds": 1, "round_timeout": 60, "validate": false, "chunk_size": 64, "secure_aggregation": secure])
         let status = try await net.waitSessionEnd(id, timeout: .seconds(120))
         try #require(status == "Finished", "session \(status):\n\(net.log("controller").suffix(3000))\n\(net.log("combiner-1").suffix(3000))")
         let round = try #require(try await net.rounds(id).first)

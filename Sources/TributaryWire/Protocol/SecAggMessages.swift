@@ -13,9 +13,13 @@ public struct SecAggRequest: Codable, Sendable, Equatable {
     public var shares: [String: String]?
     /// Stage 0: the client's training metrics (not its example count: that is masked).
     public var metrics: [String: Double]?
+    /// Stage 2 in parts (a vector larger than one message): this part's first element and the
+    /// vector's length. Absent: the payload is the whole vector.
+    public var offset: Int?
+    public var total: Int?
 
     public init(jobId: String, clientId: String, maskingKey: String? = nil, sharingKey: String? = nil, bundles: [String: String]? = nil,
-                shares: [String: String]? = nil, metrics: [String: Double]? = nil) {
+                shares: [String: String]? = nil, metrics: [String: Double]? = nil, offset: Int? = nil, total: Int? = nil) {
         self.jobId = jobId
         self.clientId = clientId
         self.maskingKey = maskingKey
@@ -23,6 +27,8 @@ public struct SecAggRequest: Codable, Sendable, Equatable {
         self.bundles = bundles
         self.shares = shares
         self.metrics = metrics
+        self.offset = offset
+        self.total = total
     }
 }
 
@@ -63,6 +69,7 @@ extension SecAggError {
         case .outOfOrder: WireError(.unexpectedKind, message)
         case .unknownParticipant: WireError(.notSelected, message)
         case .duplicate: WireError(.duplicate, message)
+        case .busy: WireError(.busy, message)
         case .invalid, .failed: WireError(.rejected, message)
         }
     }
