@@ -90,6 +90,21 @@ struct DeviceRouteTests {
         }
     }
 
+    @Test("An org key may make the per-key limit's worth of requests for each device of its org, then 429")
+    func orgKeyAllowanceScalesWithDevices() async throws {
+        try await withController(configure: { $0.deviceRequestsPerMinute = 3 }) { _, client in
+            let org = try await Self.orgKey(client, "o")
+            for id in ["a", "b", "c"] { _ = try await Self.register(client, "{\"device_id\": \"\(id)\"}", key: org) }
+            // 3 registrations used; 3 devices × 3 = 9 a minute: 6 more heartbeats pass, the 7th is a 429.
+            for i in 0..<6 {
+                let beat = try await client.send(.put, "\(Self.base)/devices/\(["a", "b", "c"][i % 3])/heartbeat", json: "{}", headers: ["Authorization": "Bearer \(org)"])
+                #expect(beat.status == .ok, "request \(i): \(beat.text)")
+            }
+            let limited = try await client.send(.put, "\(Self.base)/devices/a/heartbeat", json: "{}", headers: ["Authorization": "Bearer \(org)"])
+            Self.expectError(limited, .tooManyRequests, "rate_limited", mentioning: "9 requests")
+        }
+    }
+
     @Test("Heartbeat: PUT or POST, by id, identifier or id-less; the key acts only as its device; liveness; 429 with Retry-After")
     func heartbeat() async throws {
         try await withController(configure: { $0.deviceRequestsPerMinute = 4; $0.deviceHeartbeatInterval = 0.2 }) { _, client in

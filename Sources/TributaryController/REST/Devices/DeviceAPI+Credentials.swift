@@ -77,12 +77,22 @@ extension DeviceAPI {
         return .admin
     }
 
-    /// Counts a request of `principal` against its limit; 429 with `Retry-After` past it.
+    /// Counts a request of `principal` against its limit; 429 with `Retry-After` past it. A
+    /// device key has `requestsPerMinute`; an org key, which acts for every device of its org
+    /// (Octomil's SDK sends one key for all), that many per registered device.
     func admit(_ principal: DevicePrincipal) async throws {
-        if case .admin = principal { return }
-        let decision = await limiter.take(principal.rateKey, limit: requestsPerMinute, seconds: 60)
+        var limit = requestsPerMinute
+        switch principal {
+        case .admin: return
+        case .org(let org):
+            let devices = try await store.database.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM device WHERE org_id = ?", arguments: [org]) } ?? 0
+            limit = requestsPerMinute * max(1, devices)
+        case .device:
+            break
+        }
+        let decision = await limiter.take(principal.rateKey, limit: limit, seconds: 60)
         guard decision.allowed else {
-            throw DeviceError(status: .tooManyRequests, message: "rate limit of \(requestsPerMinute) requests a minute reached for this key",
+            throw DeviceError(status: .tooManyRequests, message: "rate limit of \(limit) requests a minute reached for this key",
                               retryAfter: decision.retryAfter)
         }
     }
