@@ -13,33 +13,33 @@ extension CombinerState {
 
     /// One client SecAgg+ call (`kind` one of the secagg request kinds); the reply is its state.
     func secureAggregation(_ kind: MessageKind, _ request: SecAggRequest, payload: UnsafeRawBufferPointer) throws(WireError) -> SecAggState {
-        guard var cohort = job?.secure, job?.order.jobId == request.jobId else {
+        // The cohort is read and changed in place (`job!.secure!`): a local copy would make every
+        // masked vector copy the running sum, O(model) per call.
+        guard job?.order.jobId == request.jobId, let (stage, length, known) = job?.secure.map({ ($0.stage, $0.vectorLength, $0.expected.contains(request.clientId)) }) else {
             throw WireError(.unknownJob, "no job with secure aggregation \(request.jobId) is open here")
         }
         let id = request.clientId
-        guard cohort.expected.contains(id) else { throw WireError(.notSelected, "\(id) is not a participant of job \(request.jobId)") }
+        guard known else { throw WireError(.notSelected, "\(id) is not a participant of job \(request.jobId)") }
         defer { wakeIfDone() }
         do throws(SecAggError) {
             var vector: [UInt32]?
             do { vector = kind == .secaggMasked ? try SecureUpdate.decode(payload) : nil } catch { throw SecAggError(.invalid, error.message) }
             if kind == .secaggMasked, request.offset != nil || request.total != nil {
                 // One part of a larger vector: stage it; the cohort sees the vector once it is whole.
-                guard cohort.stage == .collectMasked else { throw SecAggError(.outOfOrder, "stage collect_masked is not open: the round is at \(cohort.stage.rawValue)") }
-                guard let part = vector, let whole = try stageMaskedPart(id, part, request, length: cohort.vectorLength) else {
-                    return SecAggState(cohort, for: id)
+                guard stage == .collectMasked else { throw SecAggError(.outOfOrder, "stage collect_masked is not open: the round is at \(stage.rawValue)") }
+                guard let part = vector, let whole = try stageMaskedPart(id, part, request, length: length) else {
+                    return SecAggState(job!.secure!, for: id)
                 }
                 vector = whole
             }
-            try cohort.handle(kind, request, vector: vector)
+            try job!.secure!.handle(kind, request, vector: vector)
             if kind == .secaggKeys, let metrics = request.metrics { job?.secureMetrics[id] = metrics }
             if kind == .secaggMasked { job?.collector?.markMaskedContribution(id) }
         } catch {
             logger.warning("secure aggregation call refused", metadata: ["client": "\(id)", "job": "\(request.jobId)", "kind": "\(kind)", "error": "\(error)"])
-            job?.secure = cohort
             throw error.wire
         }
-        job?.secure = cohort
-        return SecAggState(cohort, for: id)
+        return SecAggState(job!.secure!, for: id)
     }
 
     /// Adds one part of `id`'s masked vector; the whole vector once every element arrived. Parts
@@ -48,29 +48,23 @@ extension CombinerState {
         guard let offset = request.offset, let total = request.total, total == length, offset >= 0, offset + part.count <= total, !part.isEmpty else {
             throw SecAggError(.invalid, "a masked vector part must lie inside a vector of \(length) elements")
         }
-        var staged = job?.maskedParts[id]
-        if staged == nil {
+        if job?.maskedParts[id] == nil {
             let inFlight = (job?.maskedParts.count ?? 0) * length * 4
             guard inFlight == 0 || inFlight + length * 4 <= maxStagingBytes else { throw SecAggError(.busy, "no staging room for another masked vector now; retry") }
-            staged = ([UInt32](repeating: 0, count: total), 0)
+            job?.maskedParts[id] = ([UInt32](repeating: 0, count: total), 0)
         }
-        guard var current = staged else { return nil }
-        current.vector.replaceSubrange(offset..<(offset + part.count), with: part)
-        current.filled += part.count
-        guard current.filled >= total else {
-            job?.maskedParts[id] = current
-            return nil
-        }
-        job?.maskedParts[id] = nil
-        return current.vector
+        // In place: copying the staged vector out and back would cost O(vector) per part.
+        job!.maskedParts[id]!.vector.replaceSubrange(offset..<(offset + part.count), with: part)
+        job!.maskedParts[id]!.filled += part.count
+        guard job!.maskedParts[id]!.filled >= total else { return nil }
+        return job!.maskedParts.removeValue(forKey: id)?.vector
     }
 
     /// Moves the cohort on when a stage's deadline passed; returns where it stands.
-    func advanceSecureAggregation(jobId: String) -> SecAggCohort? {
-        guard job?.order.jobId == jobId, var cohort = job?.secure else { return nil }
-        cohort.advance()
-        job?.secure = cohort
-        return cohort
+    func advanceSecureAggregation(jobId: String) -> SecAggCohort.Outcome? {
+        guard job?.order.jobId == jobId, job?.secure != nil else { return nil }
+        job!.secure!.advance()
+        return job!.secure!.outcome
     }
 
     /// Each survivor as a client result (for participation records): its metrics, no example

@@ -71,14 +71,14 @@ struct JobRunner: Sendable {
     /// then send the cohort's average up as the partial — the only thing this combiner learned.
     private func runSecure(_ order: JobOrder, config: SecAggConfig, model: Model, deadline: ContinuousClock.Instant, log: Logger) async throws {
         let end = deadline + .milliseconds(Int64(3 * config.timeout * 1000 + 1000))
-        var cohort = await state.advanceSecureAggregation(jobId: order.jobId)
-        while let current = cohort, current.stage != .completed, current.stage != .failed, ContinuousClock.now < end {
+        var outcome = await state.advanceSecureAggregation(jobId: order.jobId)
+        while let current = outcome, current.stage != .completed, current.stage != .failed, ContinuousClock.now < end {
             try await Task.sleep(for: .milliseconds(50))
-            cohort = await state.advanceSecureAggregation(jobId: order.jobId)
+            outcome = await state.advanceSecureAggregation(jobId: order.jobId)
         }
         _ = await state.close(jobId: order.jobId)
-        guard let cohort, let result = cohort.result else {
-            await report(order, failure: "secure aggregation failed: \(cohort?.failure ?? "its stages did not end in time") (at \(cohort?.stage.rawValue ?? "?"))")
+        guard let outcome, let result = outcome.result else {
+            await report(order, failure: "secure aggregation failed: \(outcome?.failure ?? "its stages did not end in time") (at \(outcome?.stage.rawValue ?? "?"))")
             return
         }
         guard result.participants.count >= max(order.minClients, 1) else {

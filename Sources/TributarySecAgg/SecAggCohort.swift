@@ -188,6 +188,16 @@ public struct SecAggCohort: Sendable {
         }
     }
 
+    /// Where the cohort stands, without its state: what a poller keeps between polls (a kept
+    /// copy of the cohort would make the next masked vector copy the whole running sum).
+    public struct Outcome: Sendable {
+        public var stage: Stage
+        public var result: SecAggResult?
+        public var failure: String?
+    }
+
+    public var outcome: Outcome { Outcome(stage: stage, result: result, failure: failure) }
+
     /// Live counts for status queries.
     public var counts: [String: Int] {
         ["expected": expected.count, "keys": keys.count, "shared": sharedKeys.count, "masked": masked.count, "unmasked": answeredUnmask.count]

@@ -10,37 +10,37 @@ import TributaryWire
 extension HTTPCohort {
     /// One device's SecAgg+ call for the open round; the reply is its view of the stage.
     func secure(_ kind: MessageKind, _ request: SecAggRequest, vector: [UInt32]?) throws(Refusal) -> SecAggState {
-        guard var current = job, var cohort = current.secure, current.collector.order.jobId == request.jobId else { throw .noActiveRound }
+        // In place (`job!.secure!`): a copy of the job would make every masked vector copy the running sum.
+        guard let order = job?.collector.order, order.jobId == request.jobId, let known = job?.secure.map({ $0.expected.contains(request.clientId) }) else {
+            throw .noActiveRound
+        }
         let id = request.clientId
-        guard cohort.expected.contains(id) else { throw .notSelected(round: current.collector.order.round) }
+        guard known else { throw .notSelected(round: order.round) }
         do throws(SecAggError) {
-            try cohort.handle(kind, request, vector: vector)
+            try job!.secure!.handle(kind, request, vector: vector)
         } catch {
-            current.secure = cohort
-            job = current
             logger.warning("device secure aggregation call refused", metadata: ["device": "\(id)", "job": "\(request.jobId)", "kind": "\(kind)", "error": "\(error)"])
             throw .secure(error)
         }
-        if kind == .secaggKeys, let metrics = request.metrics { current.secureMetrics[id] = metrics }
-        if kind == .secaggMasked { current.collector.markMaskedContribution(id) }
-        current.secure = cohort
-        job = current
-        return SecAggState(cohort, for: id)
+        if kind == .secaggKeys, let metrics = request.metrics { job!.secureMetrics[id] = metrics }
+        if kind == .secaggMasked { job!.collector.markMaskedContribution(id) }
+        return SecAggState(job!.secure!, for: id)
     }
 
-    /// The open round's secure aggregation, when there is one: its order and cohort.
-    var secureRound: (order: JobOrder, cohort: SecAggCohort)? {
-        guard let current = job, let cohort = current.secure else { return nil }
-        return (current.collector.order, cohort)
+    /// The open round's secure aggregation as `device` may see it: the order, parameters and
+    /// counts, and its own state (nil when it is not a participant); nil without a secure round.
+    func secureView(for device: String?) -> (order: JobOrder, config: SecAggConfig, counts: [String: Int], state: SecAggState?)? {
+        guard let order = job?.collector.order, let cohort = job?.secure else { return nil }
+        let state = device.flatMap { cohort.expected.contains($0) ? SecAggState(cohort, for: $0) : nil }
+        return (order, cohort.config, cohort.counts, state)
     }
 
     /// Advances the stages on the watcher's tick; true once the cohort ended (or overran).
     func secureShouldFinish() -> Bool {
-        guard var current = job, var cohort = current.secure else { return false }
-        cohort.advance()
-        current.secure = cohort
-        job = current
-        return cohort.stage == .completed || cohort.stage == .failed || ContinuousClock.now >= current.deadline
+        guard job?.secure != nil else { return false }
+        job!.secure!.advance()
+        let stage = job!.secure!.stage
+        return stage == .completed || stage == .failed || ContinuousClock.now >= job!.deadline
     }
 
     /// Hands the cohort's average (weight Σ w, contributors the survivors) to the board, or its failure.

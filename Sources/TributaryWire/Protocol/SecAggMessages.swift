@@ -56,9 +56,10 @@ public struct SecAggState: Codable, Sendable, Equatable {
 
     /// The state of `cohort` as `client` may see it.
     public init(_ cohort: SecAggCohort, for client: String) {
+        let unmask = cohort.unmaskRequest(for: client)
         self.init(stage: cohort.stage, neighbours: cohort.neighbours(of: client),
                   bundles: cohort.bundles(for: client)?.mapValues { Data($0).base64EncodedString() },
-                  active: cohort.unmaskRequest(for: client)?.active, dropped: cohort.unmaskRequest(for: client)?.dropped, failure: cohort.failure)
+                  active: unmask?.active, dropped: unmask?.dropped, failure: cohort.failure)
     }
 }
 

@@ -20,32 +20,33 @@ extension DeviceAPI {
         api.get("training/rounds/:id/secagg/status") { request, context in
             let principal = try await caller(request)
             let roundId = try context.parameters.require("id")
-            let (order, cohort) = try await secureRound(roundId)
+            _ = try await secureView(roundId, for: nil)   // 409 before any question about the device
             let device = try actingDevice(principal, named: request.uri.queryParameters.get("device_id"))
-            guard cohort.expected.contains(device.deviceIdentifier) else {
+            let view = try await secureView(roundId, for: device.deviceIdentifier)
+            guard let state = view.state else {
                 throw DeviceError(status: .forbidden, message: "device '\(device.deviceIdentifier)' is not a participant of round '\(roundId)'")
             }
-            var body = try Self.stateBody(SecAggState(cohort, for: device.deviceIdentifier))
+            var body = try Self.stateBody(state)
             body["round_id"] = roundId
-            body["job_id"] = order.jobId
-            body["participants"] = cohort.counts
-            body["config"] = try Self.secaggConfig(cohort.config, clipNorm: order.clipNorm, unweighted: order.unweighted == true || order.clipNorm != nil)
+            body["job_id"] = view.order.jobId
+            body["participants"] = view.counts
+            body["config"] = try Self.secaggConfig(view.config, clipNorm: view.order.clipNorm, unweighted: view.order.unweighted == true || view.order.clipNorm != nil)
             return try APIResponse.object(body)
         }
     }
 
-    /// The open round's secure aggregation, if `roundId` is it; 404/409 otherwise.
-    private func secureRound(_ roundId: String) async throws -> (order: JobOrder, cohort: SecAggCohort) {
+    /// The open round's secure aggregation as `device` sees it, if `roundId` is it; 404/409 otherwise.
+    private func secureView(_ roundId: String, for device: String?) async throws -> (order: JobOrder, config: SecAggConfig, counts: [String: Int], state: SecAggState?) {
         let round = try requireRound(roundId)
-        guard await openCohort(for: round) != nil, let secure = await cohort.secureRound else {
+        guard await openCohort(for: round) != nil, let view = await cohort.secureView(for: device) else {
             throw DeviceError(status: .conflict, message: "round '\(roundId)' is not running secure aggregation now")
         }
-        return secure
+        return view
     }
 
     private func secureCall(_ request: Request, roundId: String, kind: MessageKind) async throws -> Response {
         let principal = try await caller(request)
-        let jobId = try await secureRound(roundId).order.jobId
+        let jobId = try await secureView(roundId, for: nil).order.jobId
         let body = try await request.bodyObject(limit: 64 << 20)
         let device = try actingDevice(principal, named: try body.string("device_id"))
         func map(_ field: String) throws -> [String: String]? {
