@@ -124,8 +124,11 @@ run_shape() {
     pids+=($!); combiner_pids+=($!)
   done
   "$bin/tributary" wait --controller "$url" --combiners "$c" --timeout 60 >&2 || return 1
-  "$bin/tributary-client" seed-model --parameters "$params" --out "$dir/seed.npz" > /dev/null || return 1
-  "$bin/tributary" upload-model --controller "$url" "$dir/seed.npz" --name seed > /dev/null || return 1
+  # Native format past 1e8 parameters: .npz is written through an in-memory ZIP.
+  local seed="$dir/seed.npz"; [ "$params" -ge 100000000 ] && seed="$dir/seed.trbm"
+  "$bin/tributary-client" seed-model --parameters "$params" --out "$seed" > /dev/null || return 1
+  # curl streams the file from disk (a 2.4 GB seed need not be read into memory first).
+  curl -sf "${curl_opts[@]}" -F "file=@$seed" -F name=seed "$url/api/v1/models/" > /dev/null || return 1
   local combiner_base; combiner_base=$(for q in "${combiner_pids[@]}"; do hwm_mb "$q"; echo; done | sort -n | tail -1)
   "$bin/tributary-client" --controller "$url" --client-id bench --count "$n" --trainer noop --examples 100 "${client_tls[@]}" \
     --log-level "${BENCH_LOG_LEVEL:-warning}" > "$dir/logs/swarm.log" 2>&1 &

@@ -18,30 +18,34 @@ struct TaskExecutor: Sendable {
         log[metadataKey: "job"] = "\(task.jobId)"
         let start = ContinuousClock.now
         do {
-            let global = try await ModelTransfer.download(modelId: task.modelId, chunkSize: task.chunkSize, from: peer, timeout: timeout)
+            var global: Model? = try await ModelTransfer.download(modelId: task.modelId, chunkSize: task.chunkSize, from: peer, timeout: timeout)
             switch task.kind {
             case .train:
-                let result = try await trainer.train(global: global, config: task.config, round: task.round)
-                guard result.model.spec == global.spec else {
+                let spec = global!.spec
+                // Handed to the trainer whole unless secure aggregation needs it afterwards.
+                let input = global!
+                if task.secureAggregation == nil { global = nil }
+                let result = try await trainer.train(global: consume input, config: task.config, round: task.round)
+                guard result.model.spec == spec else {
                     throw WireError(.rejected, "the trainer returned a model whose tensors differ from the global model's")
                 }
                 if let secure = task.secureAggregation {
                     // Stage 0 lasts until everyone trained (the job's timeout); each later stage `secure.timeout`.
                     let deadline = start + .milliseconds(Int64(((task.timeoutSeconds ?? secure.timeout) + 3 * secure.timeout + 5) * 1000))
                     try await SecureAggregationRunner(clientId: clientId, peer: peer, timeout: timeout, logger: log)
-                        .run(task: task, config: secure, global: global, trained: result, deadline: deadline)
+                        .run(task: task, config: secure, global: global!, trained: result, deadline: deadline)
                     return
                 }
                 let header = UploadChunk(
                     jobId: task.jobId, sessionId: task.sessionId, round: task.round, sender: clientId, index: 0, chunkCount: 0, offset: 0,
-                    totalBytes: result.model.spec.totalBytes, checksum: result.model.checksum, weight: Double(result.numExamples),
+                    totalBytes: result.model.spec.totalBytes, checksum: 0, weight: Double(result.numExamples),  // set by `upload`
                     metrics: result.metrics)
                 _ = try await ModelTransfer.upload(result.model, kind: .submitUpdate, header: header, chunkSize: task.chunkSize, to: peer,
-                                                   timeout: timeout, deadline: .now + timeout)
+                                                   timeout: timeout, deadline: .now + timeout, reserveSlot: true)
                 log.info("update sent", metadata: ["round": "\(task.round)", "examples": "\(result.numExamples)",
                                                    "train_loss": "\(result.metrics["train_loss"] ?? .nan)", "seconds": "\(ContinuousClock.now - start)"])
             case .validate, .predict:
-                let result = task.kind == .predict ? try await trainer.predict(global: global) : try await trainer.validate(global: global)
+                let result = task.kind == .predict ? try await trainer.predict(global: global!) : try await trainer.validate(global: global!)
                 let report = ValidationReport(jobId: task.jobId, clientId: clientId, numExamples: result.numExamples, metrics: result.metrics)
                 _ = try await peer.call(.submitValidation, report, expecting: .ack, timeout: timeout)
                 log.info("validation sent", metadata: ["round": "\(task.round)", "accuracy": "\(result.metrics["accuracy"] ?? .nan)"])

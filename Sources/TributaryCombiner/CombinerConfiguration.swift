@@ -11,12 +11,15 @@ public struct CombinerConfiguration: Sendable {
     public var publishAddress: String = "tcp://127.0.0.1:7201"
     /// Host clients should dial when the listen addresses use 0.0.0.0 (nil: as listened).
     public var advertiseHost: String? = nil
-    /// Concurrent client requests served.
-    public var replyConcurrency: Int = 16
-    /// Memory for partly received multi-chunk uploads (senders get `busy` and retry when it is
-    /// full). One upload always fits, so peak memory is about 3× the model (global copy,
-    /// accumulator, one staged upload) plus this constant.
-    public var maxStagingBytes: Int = 64 << 20
+    /// Concurrent client requests served. Upload bytes in flight are bounded by the staging
+    /// budget (clients ask for a slot first), so contexts are cheap: most hold a heartbeat.
+    public var replyConcurrency: Int = 64
+    /// The staging budget: update bytes admitted at once — slots granted (`requestUploadSlot`)
+    /// and multi-chunk uploads staged; others get `busy` and retry. One update always fits, so
+    /// with models of at least this size peak memory is about 3× the model (the round's model,
+    /// the running sum — the first update itself, scaled in place — and one update in flight).
+    /// Raise it (`--staging-budget`) to take several uploads in parallel where memory allows.
+    public var maxStagingBytes: Int = 4 << 20
     /// The peer token this combiner presents to the controller (`tributary-controller
     /// --issue-peer-token combiner --name NAME`, or `POST /api/v1/auth/peer-token`); nil: none.
     public var peerToken: String? = nil

@@ -36,7 +36,7 @@ struct CombinerRequestHandler: Sendable {
         case .getModelInfo:
             let request = try frame.decodeMetadata(GetModelInfo.self)
             try await gate.check(frame, .client, as: nil)
-            guard let (model, checksum) = await state.model(id: request.modelId) else {
+            guard let (model, checksum, _) = await state.model(id: request.modelId) else {
                 throw WireError(.notFound, "model \(request.modelId) is not served here now")
             }
             return try ModelTransfer.infoReply(modelId: request.modelId, model: model, chunkSize: request.chunkSize, checksum: checksum)
@@ -44,10 +44,10 @@ struct CombinerRequestHandler: Sendable {
         case .getModelChunk:
             let request = try frame.decodeMetadata(GetModelChunk.self)
             try await gate.check(frame, .client, as: nil)
-            guard let (model, _) = await state.model(id: request.modelId) else {
+            guard let (model, _, checksums) = await state.model(id: request.modelId) else {
                 throw WireError(.notFound, "model \(request.modelId) is not served here now")
             }
-            return try ModelTransfer.chunkReply(request, model: model)
+            return try ModelTransfer.chunkReply(request, model: model, checksums: checksums)
 
         case .submitUpdate:
             let meta = try frame.decodeMetadata(UploadChunk.self)
@@ -66,6 +66,14 @@ struct CombinerRequestHandler: Sendable {
                 }
                 return try Frame.encode(.uploadReceipt, receipt)
             }
+
+        case .requestUploadSlot:
+            let request = try frame.decodeMetadata(UploadSlotRequest.self)
+            try await gate.check(frame, .client, as: request.sender)
+            await state.noteActivity(request.sender)
+            // A short wait inside: a slot request is small, but it holds a REP context.
+            try await state.uploadRoom.admit(patience: .seconds(1)) { try await state.reserveUploadSlot(request) }
+            return try Frame.encode(.ack, Empty())
 
         case .submitValidation:
             let report = try frame.decodeMetadata(ValidationReport.self)

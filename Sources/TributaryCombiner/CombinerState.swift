@@ -20,6 +20,8 @@ actor CombinerState {
         var order: JobOrder
         var model: Model?
         var checksum: UInt64 = 0
+        /// Chunk checksums of `model`, computed once for all the clients it is served to.
+        let chunkChecksums = ChunkChecksumCache()
         var collector: JobCollector?
         var forwarder: Forwarder?
         var waiters: [CheckedContinuation<Void, Never>] = []
@@ -105,7 +107,7 @@ actor CombinerState {
 
     /// Installs the job's model and selects the clients; returns the selection. `forwarder`
     /// sends updates up in forward mode (robust rules).
-    func activate(jobId: String, model: Model, forwarder: Forwarder? = nil) throws -> [String] {
+    func activate(jobId: String, model: Model, checksum: UInt64? = nil, forwarder: Forwarder? = nil) throws -> [String] {
         guard var current = job, current.order.jobId == jobId else { return [] }
         var selected = clients.online()
         if let allowed = current.order.clients { selected = selected.filter { allowed.contains($0) } }
@@ -113,7 +115,7 @@ actor CombinerState {
             selected = Array(selected.shuffled().prefix(max)).sorted()
         }
         current.model = model
-        current.checksum = model.checksum
+        current.checksum = checksum ?? model.checksum
         current.collector = try JobCollector(order: current.order, spec: model.spec, selected: Set(selected), maxStagingBytes: maxStagingBytes, global: model)
         current.forwarder = forwarder
         if let config = current.order.secureAggregation, current.order.kind == .train {
@@ -124,16 +126,29 @@ actor CombinerState {
     }
 
     /// The job's model, for serving chunks to clients.
-    func model(id: String) -> (model: Model, checksum: UInt64)? {
+    func model(id: String) -> (model: Model, checksum: UInt64, chunkChecksums: ChunkChecksumCache)? {
         guard let job, job.order.modelId == id, let model = job.model else { return nil }
-        return (model, job.checksum)
+        return (model, job.checksum, job.chunkChecksums)
+    }
+
+    /// How long an admitted or partly received upload may stay silent before its room is
+    /// given to another client (a client that died mid-upload must not hold it).
+    static let uploadIdleTimeout = Duration.seconds(15)
+
+    /// Reserves room for a client's update before it sends it (see `UploadSlotRequest`).
+    func reserveUploadSlot(_ request: UploadSlotRequest) throws(WireError) {
+        guard job?.collector != nil else { throw WireError(.unknownJob, "no job is open here; upload slot for \(request.jobId) refused") }
+        for sender in job!.collector!.dropIdleUploads(olderThan: Self.uploadIdleTimeout) {
+            logger.warning("upload dropped after going silent", metadata: ["client": "\(sender)", "job": "\(request.jobId)"])
+        }
+        try job!.collector!.reserveUpload(request)
     }
 
     func receiveUpdate(_ meta: UploadChunk, frame: Frame) throws(WireError) -> UpdateOutcome {
         guard job?.collector != nil else { throw WireError(.unknownJob, "no job is open here; update for \(meta.jobId) refused") }
         defer { wakeIfDone() }
         do throws(WireError) {
-            switch try job!.collector!.receive(meta, payload: frame.payload) {
+            switch try job!.collector!.receive(meta, payload: frame.payload, claimedChecksum: frame.payloadChecksum) {
             case .receipt(let receipt):
                 return .receipt(receipt)
             case .forward(let update, let header):

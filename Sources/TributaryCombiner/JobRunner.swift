@@ -21,8 +21,8 @@ struct JobRunner: Sendable {
         var log = logger
         log[metadataKey: "job"] = "\(order.jobId)"
         do {
-            let model = try await ModelTransfer.download(modelId: order.modelId, chunkSize: order.chunkSize, from: controller, timeout: requestTimeout)
-            let selected = try await state.activate(jobId: order.jobId, model: model, forwarder: order.aggregation == .forward ? forwarder(order) : nil)
+            let (model, checksum) = try await ModelTransfer.downloadChecked(modelId: order.modelId, chunkSize: order.chunkSize, from: controller, timeout: requestTimeout)
+            let selected = try await state.activate(jobId: order.jobId, model: model, checksum: checksum, forwarder: order.aggregation == .forward ? forwarder(order) : nil)
             guard !selected.isEmpty else {
                 await report(order, failure: "no online clients")
                 return
@@ -51,7 +51,7 @@ struct JobRunner: Sendable {
                 guard let average = result.model else { throw WireError(.internal, "no aggregate for an accepted job") }
                 let header = UploadChunk(
                     jobId: order.jobId, sessionId: order.sessionId, round: order.round, sender: name, index: 0, chunkCount: 0, offset: 0,
-                    totalBytes: average.spec.totalBytes, checksum: average.checksum, weight: result.weight, metrics: result.metrics,
+                    totalBytes: average.spec.totalBytes, checksum: 0, weight: result.weight, metrics: result.metrics,
                     contributors: result.contributors, excluded: result.excluded, issues: result.issues, clientResults: result.clientResults)
                 _ = try await ModelTransfer.upload(average, kind: .submitPartial, header: header, chunkSize: order.chunkSize, to: controller,
                                                    timeout: requestTimeout, deadline: .now + requestTimeout)
@@ -88,7 +88,7 @@ struct JobRunner: Sendable {
         let average = try SecureUpdate.average(global: model, result: result)
         let header = UploadChunk(
             jobId: order.jobId, sessionId: order.sessionId, round: order.round, sender: name, index: 0, chunkCount: 0, offset: 0,
-            totalBytes: average.spec.totalBytes, checksum: average.checksum, weight: result.totalWeight,
+            totalBytes: average.spec.totalBytes, checksum: 0, weight: result.totalWeight,
             metrics: await state.secureMetrics(of: result.participants), contributors: result.participants, excluded: result.dropped,
             clientResults: await state.secureClientResults(result.participants))
         _ = try await ModelTransfer.upload(average, kind: .submitPartial, header: header, chunkSize: order.chunkSize, to: controller,
@@ -102,7 +102,7 @@ struct JobRunner: Sendable {
         { [name, controller, requestTimeout] update, client in
             let header = UploadChunk(
                 jobId: client.jobId, sessionId: client.sessionId, round: client.round, sender: client.sender, index: 0, chunkCount: 0,
-                offset: 0, totalBytes: update.spec.totalBytes, checksum: update.checksum, weight: client.weight, metrics: client.metrics, via: name)
+                offset: 0, totalBytes: update.spec.totalBytes, checksum: 0, weight: client.weight, metrics: client.metrics, via: name)
             _ = try await ModelTransfer.upload(update, kind: .forwardUpdate, header: header, chunkSize: order.chunkSize, to: controller,
                                                timeout: requestTimeout, deadline: .now + requestTimeout)
         }

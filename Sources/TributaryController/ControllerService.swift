@@ -51,7 +51,8 @@ public final class ControllerService: Sendable {
         peerIssuer = issuer
         registry = NetworkRegistry(store: store, heartbeatInterval: configuration.heartbeatInterval, events: events, logger: logger)
         let models = ModelCache(store: store)
-        let jobs = JobBoard(maxStagingBytes: configuration.maxStagingBytes, logger: logger)
+        let jobs = JobBoard(maxStagingBytes: configuration.maxStagingBytes,
+                            spillDirectory: configuration.dataDirectory.appendingPathComponent("spill", isDirectory: true), logger: logger)
 
         var options = SocketOptions()
         options.receiveMaxSize = FrameLimits.receiveMaxSize

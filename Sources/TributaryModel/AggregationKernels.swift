@@ -78,6 +78,40 @@ public func accumulateScaled(_ acc: UnsafeMutableRawPointer, _ x: UnsafeRawPoint
     }
 }
 
+/// `x[i] = 0 + s · x[i]` for `count` float32 elements: what `accumulateScaled` gives when folding
+/// `x` into zeros, bit for bit (the `0 +` turns a −0 product into +0, as the fold does), done in
+/// place so a first update can become the sum without a second buffer.
+@inlinable
+public func scaleFromZero(_ x: UnsafeMutableRawPointer, count: Int, by s: Float, as: Float.Type) {
+    let sv = SIMD16<Float>(repeating: s), zero = SIMD16<Float>(repeating: 0)
+    var i = 0
+    while i + 16 <= count {
+        let v = x.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+        x.storeBytes(of: zero + sv * v, toByteOffset: i * 4, as: SIMD16<Float>.self)
+        i += 16
+    }
+    while i < count {
+        x.storeBytes(of: 0 + s * x.loadUnaligned(fromByteOffset: i * 4, as: Float.self), toByteOffset: i * 4, as: Float.self)
+        i += 1
+    }
+}
+
+/// `x[i] = 0 + s · x[i]` for `count` float64 elements (see the float32 version).
+@inlinable
+public func scaleFromZero(_ x: UnsafeMutableRawPointer, count: Int, by s: Double, as: Double.Type) {
+    let sv = SIMD8<Double>(repeating: s), zero = SIMD8<Double>(repeating: 0)
+    var i = 0
+    while i + 8 <= count {
+        let v = x.loadUnaligned(fromByteOffset: i * 8, as: SIMD8<Double>.self)
+        x.storeBytes(of: zero + sv * v, toByteOffset: i * 8, as: SIMD8<Double>.self)
+        i += 8
+    }
+    while i < count {
+        x.storeBytes(of: 0 + s * x.loadUnaligned(fromByteOffset: i * 8, as: Double.self), toByteOffset: i * 8, as: Double.self)
+        i += 1
+    }
+}
+
 /// `acc[i] *= s` for `count` float32 elements.
 @inlinable
 public func scale(_ acc: UnsafeMutableRawPointer, count: Int, by s: Float, as: Float.Type) {

@@ -28,3 +28,31 @@ public final class StreamingChecksum {
 
     public var value: UInt64 { XXH3_64bits_digest(state) }
 }
+
+extension Checksum {
+    /// The checksum of an update sent in chunks, from its chunks' XXH3-64s: the chunk's own
+    /// XXH3 when there is one chunk, else the XXH3-64 of the chunk checksums as little-endian
+    /// UInt64s in chunk order. A receiver that checked every chunk (each frame carries its
+    /// payload's XXH3) thus checks the whole update without hashing its bytes a second time.
+    public static func combine(chunkChecksums: [UInt64]) -> UInt64 {
+        if chunkChecksums.count == 1 { return chunkChecksums[0] }
+        let littleEndian = chunkChecksums.map(\.littleEndian)
+        return littleEndian.withUnsafeBytes { xxh3($0) }
+    }
+}
+
+extension ChunkPlan {
+    /// The XXH3-64 of each chunk of `data` (the flat bytes of a model with this plan's layout).
+    public func checksums(of data: UnsafeRawBufferPointer) -> [UInt64] {
+        chunks.map { range in range.isEmpty ? 0 : Checksum.xxh3(UnsafeRawBufferPointer(rebasing: data[range])) }
+    }
+}
+
+extension Model {
+    /// Each chunk's XXH3-64 under `chunkSize`'s plan and the update checksum combined from them
+    /// (`Checksum.combine`): what an upload's header and frames carry.
+    public func chunkChecksums(chunkSize: Int) -> (chunks: [UInt64], update: UInt64) {
+        let chunks = data.withUnsafeBytes { ChunkPlan(spec: spec, chunkSize: chunkSize).checksums(of: $0) }
+        return (chunks, Checksum.combine(chunkChecksums: chunks))
+    }
+}

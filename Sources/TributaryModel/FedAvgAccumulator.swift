@@ -20,11 +20,16 @@
 ///
 /// **All or nothing.** `add` checks size, weight and finiteness of *every* value before
 /// folding anything, so a rejected update leaves the accumulator exactly as it was.
+///
+/// **Memory.** `acc` is allocated at the first update, not before; a first update handed over
+/// whole (`add(taking:weight:)`, a staged upload) becomes `acc` itself, scaled in place; and
+/// `takeAverage()` divides `acc` in place and hands it out as the model. So a tier that
+/// folds one upload at a time holds at most two models' worth of sums and staging.
 public struct FedAvgAccumulator: Sendable {
     public let spec: ModelSpec
     private let offsets: [Int]
-    /// Σ wᵢ·xᵢ in the flat layout of `spec`.
-    private var acc: [UInt8]
+    /// Σ wᵢ·xᵢ in the flat layout of `spec`; empty until the first update.
+    private var acc: [UInt8] = []
     public private(set) var totalWeight: Double = 0
     public private(set) var count: Int = 0
 
@@ -36,7 +41,6 @@ public struct FedAvgAccumulator: Sendable {
         }
         self.spec = spec
         self.offsets = spec.offsets
-        self.acc = [UInt8](repeating: 0, count: spec.totalBytes)
     }
 
     /// Folds one update given as flat bytes in the layout of `spec` (any alignment).
@@ -45,8 +49,53 @@ public struct FedAvgAccumulator: Sendable {
             throw .sizeMismatch(expected: spec.totalBytes, actual: update.count)
         }
         // The weight is also applied as a Float to float32 tensors, so it must survive that too.
-        guard weight.isFinite, weight > 0, Float(weight).isFinite, Float(weight) > 0 else { throw .badWeight(weight) }
+        try Self.check(weight: weight)
         try UpdateValidation.validate(update, spec: spec)
+        fold(finite: update, weight: weight)
+    }
+
+    /// Folds an update whose size and values were already checked (`UpdateValidation.ingest`
+    /// found every float value finite): the fold is then the only pass over its bytes.
+    public mutating func add(finite update: UnsafeRawBufferPointer, weight: Double) throws(ModelError) {
+        guard update.count == spec.totalBytes else { throw .sizeMismatch(expected: spec.totalBytes, actual: update.count) }
+        try Self.check(weight: weight)
+        fold(finite: update, weight: weight)
+    }
+
+    /// Folds a checked update (as `add(finite:weight:)`) that the caller hands over: the first
+    /// one becomes the sum itself, scaled in place (0 + w·x, bit for bit what folding it into
+    /// zeros gives), so no second model-sized buffer is allocated for it.
+    public mutating func add(taking update: inout [UInt8], weight: Double) throws(ModelError) {
+        guard update.count == spec.totalBytes else { throw .sizeMismatch(expected: spec.totalBytes, actual: update.count) }
+        try Self.check(weight: weight)
+        guard acc.isEmpty else {
+            update.withUnsafeBytes { fold(finite: $0, weight: weight) }
+            return
+        }
+        let offsets = offsets, tensors = spec.tensors
+        update.withUnsafeMutableBytes { a in
+            guard let base = a.baseAddress else { return }
+            for (t, off) in zip(tensors, offsets) where t.count > 0 {
+                if t.dtype == .float32 {
+                    scaleFromZero(base + off, count: t.count, by: Float(weight), as: Float.self)
+                } else {
+                    scaleFromZero(base + off, count: t.count, by: weight, as: Double.self)
+                }
+            }
+        }
+        swap(&acc, &update)
+        update = []
+        totalWeight += weight
+        count += 1
+    }
+
+    /// The weight is also applied as a Float to float32 tensors, so it must survive that too.
+    private static func check(weight: Double) throws(ModelError) {
+        guard weight.isFinite, weight > 0, Float(weight).isFinite, Float(weight) > 0 else { throw .badWeight(weight) }
+    }
+
+    private mutating func fold(finite update: UnsafeRawBufferPointer, weight: Double) {
+        if acc.isEmpty { acc = [UInt8](repeating: 0, count: spec.totalBytes) }
         if let x = update.baseAddress {
             let offsets = offsets
             let tensors = spec.tensors
@@ -77,8 +126,19 @@ public struct FedAvgAccumulator: Sendable {
     /// `Σ wᵢ·xᵢ / Σ wᵢ`. Throws `.noUpdates` if nothing was added, and `.nonFinite` if the sum
     /// overflowed (possible only with extreme values times extreme weights).
     public func average() throws(ModelError) -> Model {
+        var copy = self
+        return try copy.takeAverage()
+    }
+
+    /// `average()` computed in place: the sum's buffer becomes the model, so closing a round
+    /// allocates nothing. The accumulator is empty afterwards.
+    public mutating func takeAverage() throws(ModelError) -> Model {
         guard count > 0 else { throw .noUpdates }
-        var out = acc
+        var out: [UInt8] = []
+        swap(&out, &acc)
+        count = 0
+        let totalWeight = totalWeight
+        self.totalWeight = 0
         let tensors = spec.tensors
         let inverse = 1 / totalWeight
         let bad: String? = out.withUnsafeMutableBytes { a in

@@ -93,8 +93,10 @@ public enum NPZ {
         try DurableFile.write(try encode(m, compressed: compressed), to: url)
     }
 
+    /// Reads a `.npz` file mapped (`MappedFile`): only its directory and members are touched.
     public static func read(from url: URL) throws -> Model {
-        try decode(DurableFile.read(from: url))
+        let file = try MappedFile(url: url)
+        return try decode(file.bytes)
     }
 
     /// Parses one `.npy` and appends its tensor spec and raw bytes.

@@ -118,7 +118,9 @@ public enum NativeFormat {
         }
     }
 
+    /// Reads a model file mapped (`MappedFile`): the data is copied once, into the model.
     public static func read(from url: URL) throws -> Model {
-        try decode(DurableFile.read(from: url))
+        let file = try MappedFile(url: url)
+        return try decode(file.bytes)
     }
 }

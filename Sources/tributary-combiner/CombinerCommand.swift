@@ -44,6 +44,9 @@ struct CombinerCommand: AsyncParsableCommand {
     @Option(help: "Requests a second each client may make; past it, refused with rate_limited (the client backs off).")
     var clientRateLimit: Double = 200
 
+    @Option(help: "MiB of client updates admitted at once (upload slots and staged multi-chunk uploads); one update always fits. More takes uploads in parallel at the cost of memory.")
+    var stagingBudget: Int = 4
+
     func run() async throws {
         let logger = LogSetup.bootstrap(label: "tributary.combiner", level: logLevel, format: logFormat)
         ShutdownWatchdog.install()
@@ -64,6 +67,8 @@ struct CombinerCommand: AsyncParsableCommand {
         }
         guard clientRateLimit > 0 else { throw ValidationError("--client-rate-limit must be positive") }
         config.clientRateLimit = PeerRateLimit(perSecond: clientRateLimit)
+        guard stagingBudget > 0 else { throw ValidationError("--staging-budget must be positive") }
+        config.maxStagingBytes = stagingBudget << 20
         config.peerToken = (peerToken ?? ProcessInfo.processInfo.environment["TRIBUTARY_PEER_TOKEN"]).flatMap { $0.isEmpty ? nil : $0 }
         let service = try CombinerService(configuration: config, logger: logger)
         var services: [any Service] = [service]

@@ -88,7 +88,8 @@ struct StrategyTierTests {
         let plan = ChunkPlan(spec: model.spec, chunkSize: order.chunkSize)
         return plan.chunks.enumerated().map { index, range in
             (UploadChunk(jobId: order.jobId, sessionId: order.sessionId, round: order.round, sender: sender, index: index,
-                         chunkCount: plan.chunks.count, offset: range.lowerBound, totalBytes: model.spec.totalBytes, checksum: model.checksum,
+                         chunkCount: plan.chunks.count, offset: range.lowerBound, totalBytes: model.spec.totalBytes,
+                         checksum: model.chunkChecksums(chunkSize: order.chunkSize).update,
                          weight: weight, metrics: [:], contributors: contributors), Array(model.data[range]))
         }
     }

@@ -104,7 +104,9 @@ struct UploadAssemblerTests {
         }
         #expect(complete.staging != nil)
         #expect(complete.bytes.baseAddress != last.view.baseAddress)
-        #expect(Int(bitPattern: complete.bytes.baseAddress) % 64 == 0, "staging is 64-byte aligned")
+        // Staging is an array (so it can become the sum without a copy): 16-byte aligned, which
+        // the kernels' unaligned loads do not need but float64 values like.
+        #expect(Int(bitPattern: complete.bytes.baseAddress) % 16 == 0)
         #expect(Array(complete.bytes) == model.data)
     }
 

@@ -227,11 +227,16 @@ enum WireFixtures {
                     contributors: contributors)
     }
 
-    /// The chunks of an upload exactly as `ModelTransfer.upload` sends them.
+    /// The chunks of an upload exactly as `ModelTransfer.upload` sends them: the checksum
+    /// `header` got from `header(…)` (the model's) becomes the one combined from the chunks'
+    /// own; a checksum a test set on purpose is kept.
     static func chunks(of model: Model, header: UploadChunk, chunkSize: Int) -> [(meta: UploadChunk, payload: [UInt8])] {
         let plan = ChunkPlan(spec: model.spec, chunkSize: chunkSize)
+        let checksum = header.checksum == String(model.checksum, radix: 16)
+            ? String(model.chunkChecksums(chunkSize: chunkSize).update, radix: 16) : header.checksum
         return plan.chunks.enumerated().map { index, range in
             var meta = header
+            meta.checksum = checksum
             meta.index = index
             meta.chunkCount = plan.chunks.count
             meta.offset = range.lowerBound

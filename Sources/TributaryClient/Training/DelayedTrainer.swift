@@ -11,9 +11,9 @@ public struct DelayedTrainer: Trainer {
         self.delay = delay
     }
 
-    public func train(global: Model, config: TrainingConfig, round: Int) async throws -> TrainingResult {
+    public func train(global: consuming Model, config: TrainingConfig, round: Int) async throws -> TrainingResult {
         try await Task.sleep(for: delay)
-        return try await inner.train(global: global, config: config, round: round)
+        return try await inner.train(global: consume global, config: config, round: round)
     }
 
     public func validate(global: Model) async throws -> ValidationResult {

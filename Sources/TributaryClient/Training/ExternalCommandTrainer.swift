@@ -29,7 +29,7 @@ public struct ExternalCommandTrainer: Trainer {
         self.timeout = timeout
     }
 
-    public func train(global: Model, config: TrainingConfig, round: Int) async throws -> TrainingResult {
+    public func train(global: consuming Model, config: TrainingConfig, round: Int) async throws -> TrainingResult {
         let dir = try Self.makeTempDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         let input = dir.appendingPathComponent("in.npz")

@@ -21,8 +21,8 @@ public struct NoopTrainer: Trainer {
         self.init(delta: 1e-3 * Double(index + 1), numExamples: numExamples)
     }
 
-    public func train(global: Model, config: TrainingConfig, round: Int) async throws -> TrainingResult {
-        var model = global
+    public func train(global: consuming Model, config: TrainingConfig, round: Int) async throws -> TrainingResult {
+        var model = consume global  // unique when the caller handed it over: changed in place
         let tensors = model.spec.tensors
         let offsets = model.spec.offsets
         let delta = delta

@@ -39,7 +39,7 @@ public struct SoftmaxTrainer: Trainer {
         return try SoftmaxTrainer(train: mine.train, test: mine.test, shuffleSalt: UInt64(partition.index))
     }
 
-    public func train(global: Model, config: TrainingConfig, round: Int) async throws -> TrainingResult {
+    public func train(global: consuming Model, config: TrainingConfig, round: Int) async throws -> TrainingResult {
         try trainSync(global: global, config: config, round: round)
     }
 

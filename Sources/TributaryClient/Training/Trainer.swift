@@ -42,7 +42,9 @@ public struct ValidationResult: Sendable, Equatable {
 public protocol Trainer: Sendable {
     /// Trains starting from `global` and returns the local model; never returns a partial
     /// result on failure — it throws instead, so nothing half-trained is ever uploaded.
-    func train(global: Model, config: TrainingConfig, round: Int) async throws -> TrainingResult
+    /// `global` is handed over (`consuming`): a trainer may change it in place and return it,
+    /// so a client holds one copy of a large model, not two.
+    func train(global: consuming Model, config: TrainingConfig, round: Int) async throws -> TrainingResult
     /// Evaluates `global` on this client's test data.
     func validate(global: Model) async throws -> ValidationResult
     /// Runs inference with `global` on this client's local data and summarises the output

@@ -60,8 +60,8 @@ struct ControllerRequestHandler: Sendable {
         case .getModelChunk:
             let request = try frame.decodeMetadata(GetModelChunk.self)
             try await gate.check(frame, .combiner, as: nil)
-            let (model, _) = try await cachedModel(request.modelId)
-            return try ModelTransfer.chunkReply(request, model: model)
+            let entry = try await cachedEntry(request.modelId)
+            return try ModelTransfer.chunkReply(request, model: entry.model, checksums: entry.chunkChecksums)
 
         case .submitPartial:
             let meta = try frame.decodeMetadata(UploadChunk.self)
@@ -85,8 +85,13 @@ struct ControllerRequestHandler: Sendable {
     }
 
     private func cachedModel(_ id: String) async throws -> (Model, UInt64) {
+        let entry = try await cachedEntry(id)
+        return (entry.model, entry.checksum)
+    }
+
+    private func cachedEntry(_ id: String) async throws -> ModelCache.Entry {
         do {
-            return try await models.model(id: id)
+            return try await models.entry(id: id)
         } catch StoreError.notFound {
             throw WireError(.notFound, "no model \(id)")
         }

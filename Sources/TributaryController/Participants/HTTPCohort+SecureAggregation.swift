@@ -59,7 +59,7 @@ extension HTTPCohort {
             let average = try SecureUpdate.average(global: current.global, result: result)
             let metrics = SecureUpdate.meanMetrics(result.participants.compactMap { current.secureMetrics[$0] })
             var header = UploadChunk(jobId: order.jobId, sessionId: order.sessionId, round: order.round, sender: name, index: 0, chunkCount: 0, offset: 0,
-                                     totalBytes: average.spec.totalBytes, checksum: average.checksum, weight: result.totalWeight, metrics: metrics)
+                                     totalBytes: average.spec.totalBytes, checksum: 0, weight: result.totalWeight, metrics: metrics)
             header.contributors = result.participants
             header.excluded = result.dropped
             // Participation records: who contributed, with their metrics; example counts stay masked.

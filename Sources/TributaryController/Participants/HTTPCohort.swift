@@ -101,7 +101,7 @@ actor HTTPCohort {
 
     /// Validates `update` and folds it into the open round (or forwards it, for robust rules).
     func submit(clientId: String, update: Model, weight: Double, metrics: [String: Double]) async throws(Refusal) -> Receipt {
-        guard var current = job else { throw .noActiveRound }
+        guard let current = job else { throw .noActiveRound }
         let order = current.collector.order
         guard current.collector.selected.contains(clientId) else { throw .notSelected(round: order.round) }
         guard current.collector.pending.contains(clientId) else { throw .alreadyAnswered(round: order.round) }
@@ -111,15 +111,15 @@ actor HTTPCohort {
         let header = Self.header(order, sender: clientId, update: update, weight: weight, metrics: metrics)
         var forwarded: (Model, UploadChunk)?
         do throws(WireError) {
+            // Folded into `job` in place: a copy of the job would share the running sum's
+            // buffer, and the fold would then copy it whole for every update.
             for (meta, range) in header.chunks(of: update, chunkSize: order.chunkSize) {
-                let outcome = try update.withBytes(in: range) { raw throws(WireError) in try current.collector.receive(meta, payload: raw) }
+                let outcome = try update.withBytes(in: range) { raw throws(WireError) in try job!.collector.receive(meta, payload: raw) }
                 if case .forward(let model, let complete) = outcome { forwarded = (model, complete) }
             }
         } catch {
-            job = current
             throw .invalid(error.message)
         }
-        job = current
         if let (model, complete) = forwarded {
             var via = complete
             via.via = Self.participantName
@@ -190,6 +190,6 @@ actor HTTPCohort {
 
     private static func header(_ order: JobOrder, sender: String, update: Model, weight: Double, metrics: [String: Double]) -> UploadChunk {
         UploadChunk(jobId: order.jobId, sessionId: order.sessionId, round: order.round, sender: sender, index: 0, chunkCount: 0, offset: 0,
-                    totalBytes: update.spec.totalBytes, checksum: update.checksum, weight: weight, metrics: metrics)
+                    totalBytes: update.spec.totalBytes, checksum: 0, weight: weight, metrics: metrics)  // `chunks(of:)` fills it in
     }
 }

@@ -18,20 +18,22 @@ struct ModelRoutes {
     func register<Context: RequestContext>(on router: Router<Context>) {
         router.post("/api/v1/models") { request, _ in
             let contentType = request.headers[.contentType] ?? ""
-            let bytes: [UInt8], name: String?
+            let model: Model, name: String?, helper: String
             if contentType.lowercased().hasPrefix("application/json") {
                 let body = try await request.bodyObject()
                 guard let token = try body.string("file_token", required: true) else { throw APIError.badRequest("missing field 'file_token'") }
                 let file = try uploads.take(token: token)
-                (bytes, name) = (file.bytes, try body.string("name") ?? file.name)
+                do { model = try Self.decodeModel(file.bytes) } catch { throw APIError.badRequest("field 'file' is not a valid model: \(error)") }
+                (name, helper) = (try body.string("name") ?? file.name, Self.helper(ofStored: file.bytes))
             } else {
-                let buffer = try await request.body.collect(upTo: Self.maxUploadBytes)
-                let form = try MultipartForm(buffer: buffer, contentType: contentType)
-                (bytes, name) = (try form.file(), form.fields["name"])
+                // Streamed to a file and decoded from it: no request buffer of the model's size.
+                let upload = try await StreamedUpload.receive(request.body, contentType: contentType, into: uploads.directory,
+                                                              limit: ModelSpec.maxTotalBytes + (64 << 20))
+                defer { try? FileManager.default.removeItem(at: upload.file) }
+                do { model = try ModelFile.read(from: upload.file) } catch { throw APIError.badRequest("field 'file' is not a valid model: \(error)") }
+                (name, helper) = (upload.fields["name"], ModelFile.isNPZ(upload.file) ? "numpyhelper" : "native")
             }
-            let model: Model
-            do { model = try Self.decodeModel(bytes) } catch { throw APIError.badRequest("field 'file' is not a valid model: \(error)") }
-            let record = try store.storeModel(model, parent: nil, sessionId: nil, roundNumber: nil, name: name, helper: Self.helper(ofStored: bytes))
+            let record = try store.storeModel(model, parent: nil, sessionId: nil, roundNumber: nil, name: name, helper: helper)
             var body = try resource.present(record)
             body["success"] = true
             body["message"] = "Model added successfully"

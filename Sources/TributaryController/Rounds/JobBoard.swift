@@ -12,8 +12,10 @@ actor JobBoard {
     struct Outcome: Sendable {
         var result: JobCollector.Result
         var reports: [CombinerReport]
-        /// Forward mode: every client update received, in arrival order.
+        /// Forward mode: every client update received, in arrival order, and the spill files
+        /// holding them (removed when the last reference goes).
         var updates: [ForwardedUpdates.Entry]
+        var spill: SpilledUpdates?
         /// Clients the combiners left out, and why (for status events).
         var issues: [(combiner: String, issue: ClientIssue)]
     }
@@ -33,11 +35,16 @@ actor JobBoard {
 
     private let logger: Logger
     private let maxStagingBytes: Int
+    /// Where forwarded updates of robust rules are spilled, one directory per job.
+    private let spillDirectory: URL
     private var active: Active?
 
-    init(maxStagingBytes: Int, logger: Logger) {
+    init(maxStagingBytes: Int, spillDirectory: URL, logger: Logger) {
         self.maxStagingBytes = maxStagingBytes
+        self.spillDirectory = spillDirectory
         self.logger = logger
+        // Spill files of rounds a dead controller never finished are of no use to anyone.
+        try? FileManager.default.removeItem(at: spillDirectory)
     }
 
     /// Opens a job for `participants`; `spec` is the model layout (training jobs).
@@ -45,7 +52,8 @@ actor JobBoard {
         let collector = try JobCollector(order: order, spec: spec, selected: Set(participants), maxStagingBytes: maxStagingBytes)
         var forwarded: ForwardedUpdates?
         if order.kind == .train, order.aggregation == .forward, let spec {
-            forwarded = ForwardedUpdates(order: order, spec: spec, maxStagingBytes: maxStagingBytes)
+            forwarded = try ForwardedUpdates(order: order, spec: spec, maxStagingBytes: maxStagingBytes,
+                                             spillDirectory: spillDirectory.appendingPathComponent(order.jobId, isDirectory: true))
         }
         active = Active(collector: collector, forwarded: forwarded, startedAt: .now)
     }
@@ -76,7 +84,7 @@ actor JobBoard {
 
     /// Takes one chunk of a combiner's partial aggregate.
     func receivePartial(_ meta: UploadChunk, frame: Frame) throws(WireError) -> UploadReceipt {
-        try receivePartial(meta, payload: frame.payload)
+        try receivePartial(meta, payload: frame.payload, claimedChecksum: frame.payloadChecksum)
     }
 
     /// A partial from a tier inside this process (the HTTP cohort), split into chunks as a
@@ -94,15 +102,17 @@ actor JobBoard {
         }
     }
 
-    private func receivePartial(_ meta: UploadChunk, payload: UnsafeRawBufferPointer) throws(WireError) -> UploadReceipt {
-        guard var current = active else { throw WireError(.unknownJob, "no job is open; partial for \(meta.jobId) refused") }
-        defer { active = current; wakeIfDone() }
-        let receipt = try current.collector.receiveChunk(meta, payload: payload)
+    /// Changes `active` in place (`active!.…`): a copy of it would share the accumulator's
+    /// buffer, and the fold would then copy the whole running sum for every chunk.
+    private func receivePartial(_ meta: UploadChunk, payload: UnsafeRawBufferPointer, claimedChecksum: UInt64? = nil) throws(WireError) -> UploadReceipt {
+        guard active != nil else { throw WireError(.unknownJob, "no job is open; partial for \(meta.jobId) refused") }
+        defer { wakeIfDone() }
+        let receipt = try active!.collector.receiveChunk(meta, payload: payload, claimedChecksum: claimedChecksum)
         if receipt.status == .accepted {
-            current.issues += (meta.issues ?? []).map { (meta.sender, $0) }
-            current.reports[meta.sender] = CombinerReport(
+            active!.issues += (meta.issues ?? []).map { (meta.sender, $0) }
+            active!.reports[meta.sender] = CombinerReport(
                 name: meta.sender, status: "Success", clients: meta.contributors, weight: meta.weight,
-                timeSeconds: seconds(since: current.startedAt), excluded: meta.excluded ?? [])
+                timeSeconds: seconds(since: active!.startedAt), excluded: meta.excluded ?? [])
             logger.info("partial accepted", metadata: ["job": "\(meta.jobId)", "combiner": "\(meta.sender)", "clients": "\(meta.contributors.count)"])
         }
         return receipt
@@ -111,18 +121,17 @@ actor JobBoard {
     /// Takes one chunk of a client update a combiner forwards (robust rules); only from a
     /// participant that has not closed its part yet.
     func receiveForwarded(_ meta: UploadChunk, frame: Frame) throws(WireError) -> UploadReceipt {
-        try receiveForwarded(meta, payload: frame.payload)
+        try receiveForwarded(meta, payload: frame.payload, claimedChecksum: frame.payloadChecksum)
     }
 
-    private func receiveForwarded(_ meta: UploadChunk, payload: UnsafeRawBufferPointer) throws(WireError) -> UploadReceipt {
-        guard var current = active, current.forwarded != nil else {
+    private func receiveForwarded(_ meta: UploadChunk, payload: UnsafeRawBufferPointer, claimedChecksum: UInt64? = nil) throws(WireError) -> UploadReceipt {
+        guard active?.forwarded != nil else {
             throw WireError(.unknownJob, "no job taking forwarded updates is open; update for \(meta.jobId) refused")
         }
-        guard let via = meta.via, current.collector.pending.contains(via) else {
+        guard let via = meta.via, active!.collector.pending.contains(via) else {
             throw WireError(.notSelected, "\(meta.via ?? "?") is not a participant still delivering for job \(meta.jobId)")
         }
-        defer { active = current }
-        let receipt = try current.forwarded!.receive(meta, payload: payload)
+        let receipt = try active!.forwarded!.receive(meta, payload: payload, claimedChecksum: claimedChecksum)
         if receipt.status == .accepted {
             logger.info("client update forwarded", metadata: ["job": "\(meta.jobId)", "combiner": "\(via)", "client": "\(meta.sender)"])
         }
@@ -175,14 +184,16 @@ actor JobBoard {
     /// Closes the job: later partials are refused as late. Combiners that never answered are
     /// recorded as "NoReport".
     func close() -> Outcome? {
-        guard var current = active else { return nil }
-        let result = current.collector.close()
+        guard active != nil else { return nil }
+        // Closed in place: the average is computed in the accumulator's own buffer.
+        let result = active!.collector.close()
+        var current = active!
         for name in current.collector.selected where current.reports[name] == nil {
             current.reports[name] = CombinerReport(name: name, status: "NoReport", clients: [], weight: 0, reason: "no result before the round timeout")
         }
         active = nil
         return Outcome(result: result, reports: current.reports.values.sorted { $0.name < $1.name },
-                       updates: current.forwarded?.entries ?? [], issues: current.issues)
+                       updates: current.forwarded?.entries ?? [], spill: current.forwarded?.spill, issues: current.issues)
     }
 
     /// Where partials refused for lack of staging room wait for it (see `AdmissionGate`).

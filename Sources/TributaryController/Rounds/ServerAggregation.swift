@@ -49,7 +49,7 @@ struct ServerAggregation: Sendable {
     /// `previousState` is the optimizer state of the session's last finished round.
     func aggregate(global: Model, outcome: JobBoard.Outcome, round: Int, previousState: Data?) throws -> Output {
         let kind = settings.kind
-        guard kind.isDecomposable else { return try robust(outcome.updates) }
+        guard kind.isDecomposable else { return try robust(outcome.updates, spill: outcome.spill) }
         guard var model = outcome.result.model else { throw Failure(description: "no combiner delivered a partial aggregate before the timeout") }
         let m = outcome.result.contributors.count
         var output = Output(model: model, description: "\(kind.rawValue): combiners sum, the controller reduces over \(m) client updates", clients: m)
@@ -71,11 +71,12 @@ struct ServerAggregation: Sendable {
         return output
     }
 
-    /// A robust rule over every forwarded update, in client order (deterministic).
-    private func robust(_ forwarded: [ForwardedUpdates.Entry]) throws -> Output {
-        guard !forwarded.isEmpty else { throw Failure(description: "no client update was forwarded before the timeout") }
+    /// A robust rule over every forwarded update, in client order (deterministic), read from
+    /// the spill files a block of coordinates at a time.
+    private func robust(_ forwarded: [ForwardedUpdates.Entry], spill: SpilledUpdates?) throws -> Output {
+        guard !forwarded.isEmpty, let spill else { throw Failure(description: "no client update was forwarded before the timeout") }
         let entries = forwarded.sorted { $0.client < $1.client }
-        let updates = entries.map(\.model)
+        let updates = UpdateSubset(spill, indices: entries.map(\.index))
         let f = settings.numMaliciousClients
         let model: Model
         switch settings.kind {

@@ -9,31 +9,45 @@
 ///
 /// Unweighted (example counts are ignored, as in Flower). With f = 0 it is the plain mean.
 ///
-/// Not decomposable: memory O(n × model) plus an n × n distance matrix per Krum pass at the
-/// controller, traffic n × model into it, time O(θ · n² · P).
+/// Not decomposable: traffic n × model into the controller, time O(n² · P) for the distances
+/// (computed once; each Krum pass scores a sub-matrix of them) plus O(θ · P · θ log θ). With
+/// spilled updates the memory is O(model + n × block) plus the n × n distance matrix.
 public enum Bulyan {
     /// Indices of the θ updates chosen by repeated Krum, in selection order.
     public static func select(_ updates: [Model], numMalicious f: Int) throws(StrategyError) -> [Int] {
+        try select(ModelList(updates), numMalicious: f)
+    }
+
+    public static func select(_ updates: some UpdateSet, numMalicious f: Int) throws(StrategyError) -> [Int] {
         guard f >= 0 else { throw .invalidParameter("num_malicious_clients \(f) is negative") }
         let n = updates.count
         guard n >= 4 * f + 3 else {
             throw .tooFewUpdates(rule: "bulyan", needed: 4 * f + 3, got: n, reason: "n ≥ 4f + 3 with f = \(f)")
         }
-        _ = try checkUpdates(updates)
-        var remaining = Array(updates.indices)
+        let d = try pairwiseSquaredDistances(updates)
+        var remaining = Array(0..<n)
         var chosen: [Int] = []
         for _ in 0..<(n - 2 * f) {
-            let pick = try Krum.select(remaining.map { updates[$0] }, numMalicious: f, count: 1)[0]
+            // Krum over the updates not chosen yet: their rows and columns of d.
+            let sub = remaining.map { i in remaining.map { d[i][$0] } }
+            let pick = try Krum.select(distances: sub, numMalicious: f, count: 1)[0]
             chosen.append(remaining.remove(at: pick))
         }
         return chosen
     }
 
     public static func aggregate(_ updates: [Model], numMalicious f: Int) throws(StrategyError) -> Model {
+        guard f >= 0 else { throw .invalidParameter("num_malicious_clients \(f) is negative") }
+        guard updates.count >= 4 * f + 3 else {
+            throw .tooFewUpdates(rule: "bulyan", needed: 4 * f + 3, got: updates.count, reason: "n ≥ 4f + 3 with f = \(f)")
+        }
+        return try aggregate(ModelList(updates), numMalicious: f)
+    }
+
+    public static func aggregate(_ updates: some UpdateSet, numMalicious f: Int) throws(StrategyError) -> Model {
         let chosen = try select(updates, numMalicious: f)
-        let selected = chosen.map { updates[$0] }
         let beta = chosen.count - 2 * f
-        return try coordinatewise(selected, selected[0].spec) { column in
+        return try coordinatewise(UpdateSubset(updates, indices: chosen)) { column in
             var sorted = column
             sorted.sort()
             let t = sorted.count

@@ -8,18 +8,22 @@
 /// change the mean. Default β = 0.2 (Flower 1.42 `FedTrimmedAvg`); β must be in [0, 0.5) and leave at
 /// least one value (n − 2k ≥ 1).
 ///
-/// Not decomposable: memory O(n × model) and traffic n × model at the controller, time
+/// Not decomposable: traffic n × model at the controller, memory O(model + n × block) and time
 /// O(P · n log n) — as for `FedMedian`.
 public enum FedTrimmedAvg {
     public static func aggregate(_ updates: [Model], beta: Double = 0.2) throws(StrategyError) -> Model {
         guard beta.isFinite, beta >= 0, beta < 0.5 else { throw .invalidParameter("trimmed-mean beta \(beta) is not in [0, 0.5)") }
-        let spec = try checkUpdates(updates)
+        return try aggregate(ModelList(updates), beta: beta)
+    }
+
+    public static func aggregate(_ updates: some UpdateSet, beta: Double = 0.2) throws(StrategyError) -> Model {
+        guard beta.isFinite, beta >= 0, beta < 0.5 else { throw .invalidParameter("trimmed-mean beta \(beta) is not in [0, 0.5)") }
         let n = updates.count
         let k = Int((beta * Double(n)).rounded(.towardZero))
         guard n - 2 * k >= 1 else {
             throw .tooFewUpdates(rule: "fedtrimmedavg", needed: 2 * k + 1, got: n, reason: "β = \(beta) trims \(k) from each side")
         }
-        return try coordinatewise(updates, spec) { column in
+        return try coordinatewise(updates) { column in
             column.sort()
             var sum = 0.0
             for i in k..<(n - k) { sum += column[i] }

@@ -15,22 +15,24 @@
 /// is Krum); the paper's choice is m = n − f. Ties in score go to the lower index. Like
 /// Flower, no n ≥ 2f + 3 check.
 ///
-/// Not decomposable: memory O(n × model) plus the n × n distance matrix at the controller,
-/// traffic n × model into it, time O(n² · P).
+/// Not decomposable: traffic n × model into the controller, time O(n² · P). The distances are
+/// summed a block of coordinates at a time (`UpdateSet`), so with spilled updates the memory is
+/// O(model + n × block) plus the n × n distance matrix.
 public enum Krum {
     /// Each update's Krum score s(i).
     public static func scores(_ updates: [Model], numMalicious f: Int) throws(StrategyError) -> [Double] {
+        try scores(ModelList(updates), numMalicious: f)
+    }
+
+    public static func scores(_ updates: some UpdateSet, numMalicious f: Int) throws(StrategyError) -> [Double] {
         guard f >= 0 else { throw .invalidParameter("num_malicious_clients \(f) is negative") }
-        _ = try checkUpdates(updates)
-        let n = updates.count
+        return scores(distances: try pairwiseSquaredDistances(updates), numMalicious: f)
+    }
+
+    /// Scores from the matrix of squared distances d (of the updates being scored).
+    static func scores(distances d: [[Double]], numMalicious f: Int) -> [Double] {
+        let n = d.count
         guard n > 1 else { return [0] }
-        var d = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
-        for i in 0..<n {
-            for j in (i + 1)..<n {
-                d[i][j] = squaredDistance(updates[i], updates[j])
-                d[j][i] = d[i][j]
-            }
-        }
         let c = min(n - 1, max(1, n - f - 2))
         return (0..<n).map { i in
             var others = d[i]
@@ -42,9 +44,18 @@ public enum Krum {
 
     /// Indices of the `count` lowest-score updates, best first.
     public static func select(_ updates: [Model], numMalicious f: Int, count: Int) throws(StrategyError) -> [Int] {
-        let s = try scores(updates, numMalicious: f)
-        guard count >= 1, count <= updates.count else {
-            throw .invalidParameter("cannot keep \(count) of \(updates.count) updates")
+        try select(ModelList(updates), numMalicious: f, count: count)
+    }
+
+    public static func select(_ updates: some UpdateSet, numMalicious f: Int, count: Int) throws(StrategyError) -> [Int] {
+        guard f >= 0 else { throw .invalidParameter("num_malicious_clients \(f) is negative") }
+        return try select(distances: pairwiseSquaredDistances(updates), numMalicious: f, count: count)
+    }
+
+    static func select(distances d: [[Double]], numMalicious f: Int, count: Int) throws(StrategyError) -> [Int] {
+        let s = scores(distances: d, numMalicious: f)
+        guard count >= 1, count <= d.count else {
+            throw .invalidParameter("cannot keep \(count) of \(d.count) updates")
         }
         let order = s.indices.sorted { (s[$0], $0) < (s[$1], $1) }
         return Array(order.prefix(count))
@@ -52,11 +63,20 @@ public enum Krum {
 
     /// Krum: the update with the lowest score, unchanged.
     public static func krum(_ updates: [Model], numMalicious f: Int) throws(StrategyError) -> Model {
-        updates[try select(updates, numMalicious: f, count: 1)[0]]
+        try krum(ModelList(updates), numMalicious: f)
+    }
+
+    public static func krum(_ updates: some UpdateSet, numMalicious f: Int) throws(StrategyError) -> Model {
+        try updates.update(select(updates, numMalicious: f, count: 1)[0])
     }
 
     /// Multi-Krum: the example-weighted FedAvg of the m lowest-score updates (m = n − f if nil).
     public static func multiKrum(_ updates: [Model], weights: [Double], numMalicious f: Int, numToKeep: Int? = nil) throws(StrategyError) -> Model {
+        try multiKrum(ModelList(updates), weights: weights, numMalicious: f, numToKeep: numToKeep)
+    }
+
+    /// Folds the chosen updates one at a time, so only one of them is in memory beside the sum.
+    public static func multiKrum(_ updates: some UpdateSet, weights: [Double], numMalicious f: Int, numToKeep: Int? = nil) throws(StrategyError) -> Model {
         guard weights.count == updates.count else {
             throw .invalidParameter("\(weights.count) weights for \(updates.count) updates")
         }
@@ -65,10 +85,12 @@ public enum Krum {
             throw .tooFewUpdates(rule: "multikrum", needed: f + 1, got: updates.count, reason: "m = n − f must be ≥ 1")
         }
         let chosen = try select(updates, numMalicious: f, count: m)
-        do throws(ModelError) {
-            var acc = try FedAvgAccumulator(spec: updates[0].spec)
-            for i in chosen { try acc.add(updates[i], weight: weights[i]) }
-            return try acc.average()
-        } catch { throw .model(error) }
+        var acc: FedAvgAccumulator
+        do throws(ModelError) { acc = try FedAvgAccumulator(spec: updates.spec) } catch { throw .model(error) }
+        for i in chosen {
+            let update = try updates.update(i)
+            do throws(ModelError) { try acc.add(update, weight: weights[i]) } catch { throw .model(error) }
+        }
+        do throws(ModelError) { return try acc.takeAverage() } catch { throw .model(error) }
     }
 }

@@ -108,24 +108,6 @@ func checkUpdates(_ updates: [Model]) throws(StrategyError) -> ModelSpec {
     return first.spec
 }
 
-/// Builds one model per tensor from a per-coordinate rule over the n updates' values:
-/// `rule` gets the n values of one coordinate (in update order) and returns the result.
-/// Scratch memory: n × (largest tensor) Doubles.
-func coordinatewise(_ updates: [Model], _ spec: ModelSpec, _ rule: (inout [Double]) -> Double) throws(StrategyError) -> Model {
-    var out = [UInt8](repeating: 0, count: spec.totalBytes)
-    var column = [Double](repeating: 0, count: updates.count)
-    for (ti, t) in spec.tensors.enumerated() where t.count > 0 {
-        let values = updates.map { readTensor($0.data, spec, ti) }
-        var result = [Double](repeating: 0, count: t.count)
-        for i in 0..<t.count {
-            for k in updates.indices { column[k] = values[k][i] }
-            result[i] = rule(&column)
-        }
-        writeTensor(&out, spec, ti, result)
-    }
-    do throws(ModelError) { return try Model(spec: spec, data: out) } catch { throw .model(error) }
-}
-
 /// ‖a − b‖² over all float coordinates, accumulated in Double.
 func squaredDistance(_ a: Model, _ b: Model) -> Double {
     var sum = 0.0

@@ -9,6 +9,10 @@ public struct Frame: @unchecked Sendable {
     public let kind: MessageKind
     public let metadata: Data
     public let payload: UnsafeRawBufferPointer
+    /// The XXH3-64 the header claims for `payload`. `decode` has checked it, except for the
+    /// upload kinds (`MessageKind.checksInIngest`), whose receiver checks it in the same pass
+    /// that validates and stages the bytes (`UploadAssembler`).
+    public let payloadChecksum: UInt64
     /// Keeps the memory behind `payload` alive.
     private let owner: AnyObject?
 
@@ -42,12 +46,14 @@ public struct Frame: @unchecked Sendable {
         }
         let payloadLength = Int(header.payloadLength)
         let payload = UnsafeRawBufferPointer(rebasing: body[payloadOffset..<(payloadOffset + payloadLength)])
-        let checksum = payloadLength == 0 ? 0 : Checksum.xxh3(payload)
-        guard checksum == header.payloadChecksum else {
-            throw WireError(.checksumMismatch, "payload checksum mismatch")
+        if !kind.checksInIngest {
+            let checksum = payloadLength == 0 ? 0 : Checksum.xxh3(payload)
+            guard checksum == header.payloadChecksum else {
+                throw WireError(.checksumMismatch, "payload checksum mismatch")
+            }
         }
         let metadata = Data(UnsafeRawBufferPointer(rebasing: body[FrameHeader.size..<(FrameHeader.size + metadataLength)]))
-        return Frame(kind: kind, metadata: metadata, payload: payload, owner: owner)
+        return Frame(kind: kind, metadata: metadata, payload: payload, payloadChecksum: header.payloadChecksum, owner: owner)
     }
 
     /// Decodes the JSON metadata as `T`; a decoding failure is a `.malformed` wire error.
@@ -69,9 +75,11 @@ public struct Frame: @unchecked Sendable {
 
     /// Encodes a frame into a new nng message: header, metadata (with `auth`, the sender's
     /// peer token, when given), padding, payload (one copy of the payload, straight into the
-    /// message body).
+    /// message body). `payloadChecksum` is the payload's XXH3-64 when the caller already has
+    /// it (a served model's chunks, an upload's), so the bytes are not hashed once per message.
     public static func encode<M: Encodable>(
-        _ kind: MessageKind, _ metadata: M, payload: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0), auth: String? = nil
+        _ kind: MessageKind, _ metadata: M, payload: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0), auth: String? = nil,
+        payloadChecksum: UInt64? = nil
     ) throws -> Message {
         var meta = try JSONEncoder().encode(metadata)
         if let auth, meta.first == UInt8(ascii: "{") {
@@ -84,7 +92,7 @@ public struct Frame: @unchecked Sendable {
         let payloadOffset = payload.isEmpty ? FrameHeader.size + meta.count : FrameHeader.payloadOffset(metadataLength: meta.count)
         let message = try Message(capacity: payloadOffset + payload.count)
         let body = message.body
-        let checksum = payload.isEmpty ? 0 : Checksum.xxh3(payload)
+        let checksum = payload.isEmpty ? 0 : payloadChecksum ?? Checksum.xxh3(payload)
         FrameHeader(kind: kind, metadataLength: meta.count, payloadLength: payload.count, payloadChecksum: checksum).write(to: body)
         meta.withUnsafeBytes { body.baseAddress!.advanced(by: FrameHeader.size).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         let padStart = FrameHeader.size + meta.count
@@ -112,10 +120,11 @@ public struct Frame: @unchecked Sendable {
         }
     }
 
-    private init(kind: MessageKind, metadata: Data, payload: UnsafeRawBufferPointer, owner: AnyObject?) {
+    private init(kind: MessageKind, metadata: Data, payload: UnsafeRawBufferPointer, payloadChecksum: UInt64, owner: AnyObject?) {
         self.kind = kind
         self.metadata = metadata
         self.payload = payload
+        self.payloadChecksum = payloadChecksum
         self.owner = owner
     }
 }

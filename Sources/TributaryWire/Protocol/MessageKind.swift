@@ -23,6 +23,7 @@ public enum MessageKind: UInt16, Sendable, CaseIterable {
     case submitUpdate = 24           // chunked client update (payload), reply: uploadReceipt
     case submitValidation = 25       // validation metrics, reply: ack
     case taskFailed = 26             // the client could not do its task, reply: ack
+    case requestUploadSlot = 27      // room for one update before its chunks are sent, reply: ack (or busy)
 
     // Model download, served by the controller (to combiners) and by combiners (to clients).
     case getModelInfo = 30
@@ -43,4 +44,13 @@ public enum MessageKind: UInt16, Sendable, CaseIterable {
     // PUB notices.
     case roundNotice = 50            // controller → combiners
     case taskNotice = 51             // combiner → clients
+}
+
+extension MessageKind {
+    /// Upload chunks: `Frame.decode` leaves their payload checksum to the receiver's
+    /// `UploadAssembler`, which checks it while validating and staging the bytes in one pass
+    /// (every other kind's payload is checked at decode).
+    public var checksInIngest: Bool {
+        self == .submitUpdate || self == .submitPartial || self == .forwardUpdate
+    }
 }

@@ -33,8 +33,9 @@ public final class PeerConnection: Sendable {
     }
 
     /// A request frame carrying this connection's credential.
-    public func encode<M: Encodable>(_ kind: MessageKind, _ metadata: M, payload: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) throws -> Message {
-        try Frame.encode(kind, metadata, payload: payload, auth: credential?.value)
+    public func encode<M: Encodable>(_ kind: MessageKind, _ metadata: M, payload: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+                                     payloadChecksum: UInt64? = nil) throws -> Message {
+        try Frame.encode(kind, metadata, payload: payload, auth: credential?.value, payloadChecksum: payloadChecksum)
     }
 
     /// Sends an already encoded request (built where its payload pointer was valid).

@@ -108,6 +108,22 @@ public struct UploadChunk: Codable, Sendable, Equatable {
     public var checksumValue: UInt64? { UInt64(checksum, radix: 16) }
 }
 
+/// Asks the receiver to keep room for one update before any of its chunks is sent, so that no
+/// more update bytes are ever on their way (in nng's buffers, in REP contexts) than the
+/// receiver has admitted. Answered with `ack` once the room is reserved, or `busy`; the
+/// reservation lapses if no chunk follows within the receiver's idle timeout.
+public struct UploadSlotRequest: Codable, Sendable {
+    public var jobId: String
+    public var sessionId: String
+    public var round: Int
+    public var sender: String
+    public var totalBytes: Int
+
+    public init(jobId: String, sessionId: String, round: Int, sender: String, totalBytes: Int) {
+        (self.jobId, self.sessionId, self.round, self.sender, self.totalBytes) = (jobId, sessionId, round, sender, totalBytes)
+    }
+}
+
 public struct UploadReceipt: Codable, Sendable {
     public enum Status: String, Codable, Sendable {
         case stored    // chunk kept; more chunks expected

@@ -86,8 +86,8 @@ public struct JobCollector {
     }
 
     /// Takes one chunk of an update; folds the update when its last chunk arrives (sum mode).
-    public mutating func receiveChunk(_ meta: UploadChunk, payload: UnsafeRawBufferPointer) throws(WireError) -> UploadReceipt {
-        switch try receive(meta, payload: payload) {
+    public mutating func receiveChunk(_ meta: UploadChunk, payload: UnsafeRawBufferPointer, claimedChecksum: UInt64? = nil) throws(WireError) -> UploadReceipt {
+        switch try receive(meta, payload: payload, claimedChecksum: claimedChecksum) {
         case .receipt(let receipt):
             return receipt
         case .forward(_, let complete):
@@ -96,15 +96,16 @@ public struct JobCollector {
         }
     }
 
-    /// Takes one chunk of an update. When its last chunk arrives the update is validated, then
-    /// folded (sum mode) or handed back to be forwarded (forward mode).
-    public mutating func receive(_ meta: UploadChunk, payload: UnsafeRawBufferPointer) throws(WireError) -> ChunkOutcome {
+    /// Takes one chunk of an update (`claimedChecksum`: what its frame claims, checked here).
+    /// When its last chunk arrives the update is validated, then folded (sum mode) or handed
+    /// back to be forwarded (forward mode).
+    public mutating func receive(_ meta: UploadChunk, payload: UnsafeRawBufferPointer, claimedChecksum: UInt64? = nil) throws(WireError) -> ChunkOutcome {
         try admit(jobId: meta.jobId, sessionId: meta.sessionId, round: meta.round, sender: meta.sender)
         guard order.kind == .train, assembler != nil else {
             throw WireError(.rejected, "job \(order.jobId) is a \(order.kind.rawValue) job and takes no model updates")
         }
         guard forwarding[meta.sender] == nil else { throw WireError(.duplicate, "\(meta.sender)'s update is being forwarded") }
-        switch try assembler!.receive(meta, payload: payload) {
+        switch try assembler!.receive(meta, payload: payload, claimedChecksum: claimedChecksum) {
         case .stored(let count):
             return .receipt(UploadReceipt(status: .stored, chunksReceived: count))
         case .complete(let complete):
@@ -114,13 +115,22 @@ public struct JobCollector {
             // unweighted session; partials (no `global`) keep their weight, the update count.
             let weight = (order.clipNorm != nil || order.unweighted == true) && global != nil ? 1 : complete.meta.weight
             do throws(ModelError) {
-                let update = try checked(complete.bytes)
+                if let tensor = complete.nonFiniteTensor { throw .nonFinite(tensor: tensor) }
+                let update = try checked(complete)
                 if order.aggregation == .forward, let update {
                     forwarding[sender] = complete.meta
                     assembler!.reservedBytes += update.spec.totalBytes
                     return .forward(update, complete.meta)
                 }
-                if let update { try accumulator!.add(update, weight: weight) } else { try accumulator!.add(complete.bytes, weight: weight) }
+                if let update {
+                    try accumulator!.add(update, weight: weight)
+                } else if let staging = complete.staging {
+                    // The staged upload becomes the sum (first update) or is folded and freed.
+                    var bytes = staging.take()
+                    try accumulator!.add(taking: &bytes, weight: weight)
+                } else {
+                    try accumulator!.add(finite: complete.bytes, weight: weight)
+                }
             } catch {
                 rejected[sender] = error.description
                 invalid[sender] = error.description
@@ -131,6 +141,20 @@ public struct JobCollector {
                    clientResults: complete.meta.clientResults)
             return .receipt(UploadReceipt(status: .accepted, chunksReceived: complete.meta.chunkCount))
         }
+    }
+
+    /// Keeps staging room for an update before its chunks are sent (`UploadSlotRequest`):
+    /// the same checks as its chunks will meet, then a reservation, or `.busy`.
+    public mutating func reserveUpload(_ request: UploadSlotRequest) throws(WireError) {
+        try admit(jobId: request.jobId, sessionId: request.sessionId, round: request.round, sender: request.sender)
+        guard order.kind == .train, assembler != nil else {
+            throw WireError(.rejected, "job \(order.jobId) is a \(order.kind.rawValue) job and takes no model updates")
+        }
+        guard request.totalBytes == assembler!.spec.totalBytes else {
+            throw WireError(.rejected, "update has \(request.totalBytes) bytes, the model has \(assembler!.spec.totalBytes)")
+        }
+        guard forwarding[request.sender] == nil else { throw WireError(.duplicate, "\(request.sender)'s update is being forwarded") }
+        try assembler!.reserve(sender: request.sender)
     }
 
     /// Ends the forwarding of `sender`'s update: it counts if the next tier took it (`error`
@@ -148,15 +172,14 @@ public struct JobCollector {
         return UploadReceipt(status: .accepted, chunksReceived: meta.chunkCount)
     }
 
-    /// Checks what a complete update needs beyond what `FedAvgAccumulator.add` checks: the
-    /// norm bound and clipping of its delta, and finiteness when it is not folded here.
-    /// Returns the (clipped) update when it had to be materialised, else nil.
-    private func checked(_ bytes: UnsafeRawBufferPointer) throws(ModelError) -> Model? {
+    /// Checks what a complete update (its values already found finite) needs beyond that: the
+    /// norm bound and clipping of its delta. Returns the (clipped) update when it had to be
+    /// materialised (those checks, or forwarding), else nil.
+    private func checked(_ complete: UploadAssembler.Complete) throws(ModelError) -> Model? {
         guard let spec = assembler?.spec, order.aggregation == .forward || (global != nil && (order.maxUpdateNorm != nil || order.clipNorm != nil)) else {
             return nil
         }
-        try UpdateValidation.validate(bytes, spec: spec)
-        var update = try Model(spec: spec, data: [UInt8](bytes))
+        var update = try Model(spec: spec, data: complete.staging?.take() ?? [UInt8](complete.bytes))
         guard let global else { return update }
         if let bound = order.maxUpdateNorm {
             let norm = try DifferentialPrivacy.updateNorm(update, relativeTo: global)
@@ -209,7 +232,7 @@ public struct JobCollector {
     public mutating func close() -> Result {
         isClosed = true
         assembler = nil
-        let model = accepted.isEmpty ? nil : try? accumulator?.average()
+        let model = accepted.isEmpty ? nil : try? accumulator?.takeAverage()
         accumulator = nil
         var metrics: [String: Double] = [:]
         // Only metrics every accepted result reported: a partial carries one total weight, so a

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TributaryModel
 
 /// Serving a model in chunks (controller → combiners, combiner → clients) and fetching one.
@@ -11,7 +12,8 @@ public enum ModelTransfer {
     }
 
     /// The reply to `getModelChunk`: one chunk of the flat data, copied once into the message.
-    public static func chunkReply(_ request: GetModelChunk, model: Model) throws -> Message {
+    /// `checksums` (a `ServedModel`'s) saves hashing the chunk again for every client.
+    public static func chunkReply(_ request: GetModelChunk, model: Model, checksums: ChunkChecksumCache? = nil) throws -> Message {
         guard request.chunkSize >= 64, request.chunkSize <= Frame.defaultMaxPayload else {
             throw WireError(.malformed, "chunk size \(request.chunkSize) is outside 64...\(Frame.defaultMaxPayload)")
         }
@@ -21,13 +23,20 @@ public enum ModelTransfer {
         }
         let range = plan.chunks[request.index]
         return try model.data.withUnsafeBytes { raw in
-            try Frame.encode(.modelChunk, ModelChunk(modelId: request.modelId, index: request.index, offset: range.lowerBound),
-                             payload: UnsafeRawBufferPointer(rebasing: raw[range]))
+            let payload = UnsafeRawBufferPointer(rebasing: raw[range])
+            return try Frame.encode(.modelChunk, ModelChunk(modelId: request.modelId, index: request.index, offset: range.lowerBound),
+                                    payload: payload, payloadChecksum: checksums?.checksum(of: request.index, plan: plan, payload: payload))
         }
     }
 
     /// Downloads a model chunk by chunk and checks its layout and checksum before returning it.
     public static func download(modelId: String, chunkSize: Int, from peer: PeerConnection, timeout: Duration) async throws -> Model {
+        try await downloadChecked(modelId: modelId, chunkSize: chunkSize, from: peer, timeout: timeout).model
+    }
+
+    /// `download`, also returning the model's checksum (checked), so a tier that serves the
+    /// model on need not hash it again.
+    public static func downloadChecked(modelId: String, chunkSize: Int, from peer: PeerConnection, timeout: Duration) async throws -> (model: Model, checksum: UInt64) {
         let info = try await peer.call(.getModelInfo, GetModelInfo(modelId: modelId, chunkSize: chunkSize),
                                        expecting: .modelInfo, as: ModelInfo.self, timeout: timeout)
         try info.spec.validate()
@@ -39,6 +48,7 @@ public enum ModelTransfer {
             throw WireError(.malformed, "model \(modelId) has \(info.chunkCount) chunks, expected \(plan.chunks.count)")
         }
         var data = [UInt8](repeating: 0, count: info.totalBytes)
+        var chunkChecksums: [UInt64] = []
         for (index, range) in plan.chunks.enumerated() {
             let frame = try await peer.call(.getModelChunk, GetModelChunk(modelId: modelId, chunkSize: chunkSize, index: index),
                                             expecting: .modelChunk, timeout: timeout)
@@ -51,22 +61,47 @@ public enum ModelTransfer {
                     dst.baseAddress!.advanced(by: range.lowerBound).copyMemory(from: frame.payload.baseAddress!, byteCount: range.count)
                 }
             }
+            chunkChecksums.append(frame.payloadChecksum)
         }
-        guard Checksum.xxh3(data) == expected else { throw WireError(.checksumMismatch, "model \(modelId) failed its checksum") }
-        return try Model(spec: info.spec, data: data)
+        // One chunk: its frame checksum (checked at decode) is the model's. More: hash again.
+        let checksum = chunkChecksums.count == 1 && !data.isEmpty ? chunkChecksums[0] : Checksum.xxh3(data)
+        guard checksum == expected else { throw WireError(.checksumMismatch, "model \(modelId) failed its checksum") }
+        return (try Model(spec: info.spec, data: data), checksum)
     }
 
-    /// Uploads an update (or partial aggregate) chunk by chunk. A `.busy` answer (no staging
+    /// Uploads an update (or partial aggregate) chunk by chunk. Each chunk is hashed once: its
+    /// XXH3 goes in its frame, and the header's `checksum` is combined from them
+    /// (`Checksum.combine`; whatever `header` says is replaced). A `.busy` answer (no staging
     /// room at the receiver) is retried with back-off until `deadline`; any other error ends
     /// the upload and is thrown.
+    ///
+    /// With `reserveSlot` the receiver is first asked for room (`requestUploadSlot`, retried
+    /// while `busy`), so the update's bytes leave only once they can be taken at once.
     public static func upload(
         _ model: Model, kind: MessageKind, header: UploadChunk, chunkSize: Int, to peer: PeerConnection,
-        timeout: Duration, deadline: ContinuousClock.Instant
+        timeout: Duration, deadline: ContinuousClock.Instant, reserveSlot: Bool = false
     ) async throws -> UploadReceipt {
+        if reserveSlot {
+            let request = UploadSlotRequest(jobId: header.jobId, sessionId: header.sessionId, round: header.round, sender: header.sender,
+                                            totalBytes: model.spec.totalBytes)
+            var backoff = Duration.milliseconds(20)
+            while true {
+                do {
+                    _ = try await peer.call(.requestUploadSlot, request, expecting: .ack, timeout: timeout)
+                    break
+                } catch let error as WireError where error.isRetryable && ContinuousClock.now + backoff < deadline {
+                    try await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, .milliseconds(250))
+                }
+            }
+        }
         let plan = ChunkPlan(spec: model.spec, chunkSize: chunkSize)
+        let checksums = model.data.withUnsafeBytes { plan.checksums(of: $0) }
+        let updateChecksum = String(Checksum.combine(chunkChecksums: checksums), radix: 16)
         var receipt = UploadReceipt(status: .stored, chunksReceived: 0)
         for (index, range) in plan.chunks.enumerated() {
             var meta = header
+            meta.checksum = updateChecksum
             meta.index = index
             meta.chunkCount = plan.chunks.count
             meta.offset = range.lowerBound
@@ -75,7 +110,7 @@ public enum ModelTransfer {
             while true {
                 // A fresh message per attempt: nng owns a message once it is sent.
                 let request = try model.data.withUnsafeBytes { raw in
-                    try peer.encode(kind, meta, payload: UnsafeRawBufferPointer(rebasing: raw[range]))
+                    try peer.encode(kind, meta, payload: UnsafeRawBufferPointer(rebasing: raw[range]), payloadChecksum: checksums[index])
                 }
                 do {
                     receipt = try await peer.send(request, expecting: .uploadReceipt, timeout: timeout).decodeMetadata(UploadReceipt.self)
@@ -87,5 +122,24 @@ public enum ModelTransfer {
             }
         }
         return receipt
+    }
+}
+
+/// The XXH3-64 of each chunk of one served model, per chunk size asked for, computed at the
+/// first request: a model served to many clients is hashed once, not once per client.
+public final class ChunkChecksumCache: Sendable {
+    private let cache = Mutex<[Int: [UInt64?]]>([:])
+
+    public init() {}
+
+    func checksum(of index: Int, plan: ChunkPlan, payload: UnsafeRawBufferPointer) -> UInt64 {
+        if let known = cache.withLock({ $0[plan.chunkSize]?[index] }) { return known }
+        let value = payload.isEmpty ? 0 : Checksum.xxh3(payload)
+        cache.withLock { entries in
+            var row = entries[plan.chunkSize] ?? Array(repeating: nil, count: plan.count)
+            row[index] = value
+            entries[plan.chunkSize] = row
+        }
+        return value
     }
 }

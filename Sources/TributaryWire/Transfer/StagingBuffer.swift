@@ -1,20 +1,27 @@
 /// Memory for one multi-chunk upload while its chunks arrive: allocated once at the model's
-/// size, 64-byte aligned, freed when the upload completes or is dropped.
+/// size, freed when the upload completes or is dropped — or handed on whole (`take()`) to
+/// become an accumulator's sum or a forwarded update without a copy.
 public final class StagingBuffer: @unchecked Sendable {
-    public let bytes: UnsafeMutableRawBufferPointer
+    private var storage: [UInt8]
 
     init(count: Int) {
-        bytes = .allocate(byteCount: max(count, 1), alignment: 64)
+        // Uninitialised: every byte is written by exactly one chunk before the upload completes.
+        storage = [UInt8](unsafeUninitializedCapacity: count) { _, initialized in initialized = count }
     }
 
-    deinit { bytes.deallocate() }
-
-    func store(_ chunk: UnsafeRawBufferPointer, at offset: Int) {
-        guard !chunk.isEmpty else { return }
-        bytes.baseAddress!.advanced(by: offset).copyMemory(from: chunk.baseAddress!, byteCount: chunk.count)
+    /// Where chunk bytes are written (valid until `take()`).
+    var base: UnsafeMutableRawPointer? {
+        storage.withUnsafeMutableBytes { $0.baseAddress }
     }
 
     func view(count: Int) -> UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(start: bytes.baseAddress, count: count)
+        storage.withUnsafeBytes { UnsafeRawBufferPointer(start: $0.baseAddress, count: count) }
+    }
+
+    /// Hands the bytes over; the buffer is empty afterwards (views of it are then invalid).
+    public func take() -> [UInt8] {
+        var out: [UInt8] = []
+        swap(&out, &storage)
+        return out
     }
 }
