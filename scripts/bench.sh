@@ -57,7 +57,7 @@ if [ $peers = 1 ]; then bash scripts/peers-setup.sh >&2 || echo "peers-setup fai
 swift build -q -c release --scratch-path "$scratch" >&2
 bin=$(swift build -c release --scratch-path "$scratch" --show-bin-path)
 # nng receives large messages with malloc; huge pages avoid the page-fault cliff (notes/nng.md §5.1).
-export GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+export GLIBC_TUNABLES=${BENCH_GLIBC_TUNABLES:-glibc.malloc.hugetlb=1}
 ulimit -n 20000 2>/dev/null || true
 
 run_root=run/bench
@@ -120,7 +120,7 @@ run_shape() {
     local combiner_tls=()
     [ "$tls" = 1 ] && combiner_tls=(--tls-ca "$pki/ca.pem" --tls-cert "$pki/combiner-$i.pem" --tls-key "$pki/combiner-$i.key")
     "$bin/tributary-combiner" --name "combiner-$i" --controller "$scheme://127.0.0.1:$nb" --listen "$scheme://127.0.0.1:$((nb + 2 + 2 * i))" \
-      --publish "$scheme://127.0.0.1:$((nb + 3 + 2 * i))" --log-level "${BENCH_LOG_LEVEL:-warning}" "${combiner_tls[@]}" > "$dir/logs/combiner-$i.log" 2>&1 &
+      --publish "$scheme://127.0.0.1:$((nb + 3 + 2 * i))" --log-level "${BENCH_LOG_LEVEL:-warning}" "${combiner_tls[@]}" ${BENCH_COMBINER_ARGS:-} > "$dir/logs/combiner-$i.log" 2>&1 &
     pids+=($!); combiner_pids+=($!)
   done
   "$bin/tributary" wait --controller "$url" --combiners "$c" --timeout 60 >&2 || return 1
@@ -144,10 +144,12 @@ run_shape() {
   curl -sf "${curl_opts[@]}" -X POST "$url/api/v1/sessions/start" -H 'Content-Type: application/json' -d "{\"session_id\": \"$session\"}" > /dev/null || return 1
   local t0; t0=$(date +%s.%N)
   local status=Started deadline=$((SECONDS + 900))
+  # Polled with curl and sed only, twice a second: a python3 per poll (through pyenv's shims here)
+  # took a fifth of the 2 cores away from the rounds being measured (perf, 10 polls a second).
   while [ "$status" = Started ] || [ "$status" = Created ]; do
     [ $SECONDS -lt $deadline ] || { echo "session did not end within 900 s" >&2; return 1; }
-    sleep 0.1
-    status=$(curl -sf "${curl_opts[@]}" "$url/api/v1/sessions/$session" | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])') || return 1
+    sleep 0.5
+    status=$(curl -sf "${curl_opts[@]}" "$url/api/v1/sessions/$session" | sed -n 's/.*"status" *: *"\([A-Za-z]*\)".*/\1/p') || return 1
   done
   local t1; t1=$(date +%s.%N)
   curl -sf "${curl_opts[@]}" "$url/api/v1/rounds/?session_id=$session" -H 'X-Sort-Key: round_number' -H 'X-Sort-Order: asc' -H 'X-Limit: 1000' > "$dir/rounds.json"

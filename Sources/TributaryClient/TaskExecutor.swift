@@ -18,7 +18,8 @@ struct TaskExecutor: Sendable {
         log[metadataKey: "job"] = "\(task.jobId)"
         let start = ContinuousClock.now
         do {
-            var global: Model? = try await ModelTransfer.download(modelId: task.modelId, chunkSize: task.chunkSize, from: peer, timeout: timeout)
+            var global: Model? = try await ModelTransfer.download(modelId: task.modelId, chunkSize: task.chunkSize, from: peer, timeout: timeout,
+                                                                       requester: clientId)
             switch task.kind {
             case .train:
                 let spec = global!.spec

@@ -1,3 +1,4 @@
+import Foundation
 import TributaryWire
 
 /// Everything a combiner needs to start; the executable fills it from its options.
@@ -20,6 +21,14 @@ public struct CombinerConfiguration: Sendable {
     /// the running sum — the first update itself, scaled in place — and one update in flight).
     /// Raise it (`--staging-budget`) to take several uploads in parallel where memory allows.
     public var maxStagingBytes: Int = 4 << 20
+    /// The download budget: model chunk bytes sent to clients and not yet confirmed received
+    /// (`DownloadBudget`); one chunk always goes. Without it every client fetching at once
+    /// held a chunk-sized message here. Raise it (`--download-budget`) to serve several
+    /// clients in parallel where memory allows.
+    public var maxDownloadBytes: Int = 4 << 20
+    /// Where the round's model is spooled while it is served (`SpooledModel`: its bytes in the
+    /// page cache, not in this process's memory); nil keeps it in memory.
+    public var spoolDirectory: URL? = FileManager.default.temporaryDirectory.appendingPathComponent("tributary-combiner")
     /// The peer token this combiner presents to the controller (`tributary-controller
     /// --issue-peer-token combiner --name NAME`, or `POST /api/v1/auth/peer-token`); nil: none.
     public var peerToken: String? = nil

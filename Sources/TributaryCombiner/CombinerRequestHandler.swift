@@ -39,7 +39,7 @@ struct CombinerRequestHandler: Sendable {
             guard let (model, checksum, _) = await state.model(id: request.modelId) else {
                 throw WireError(.notFound, "model \(request.modelId) is not served here now")
             }
-            return try ModelTransfer.infoReply(modelId: request.modelId, model: model, chunkSize: request.chunkSize, checksum: checksum)
+            return try ModelTransfer.infoReply(modelId: request.modelId, spec: model.spec, chunkSize: request.chunkSize, checksum: checksum)
 
         case .getModelChunk:
             let request = try frame.decodeMetadata(GetModelChunk.self)
@@ -47,7 +47,19 @@ struct CombinerRequestHandler: Sendable {
             guard let (model, _, checksums) = await state.model(id: request.modelId) else {
                 throw WireError(.notFound, "model \(request.modelId) is not served here now")
             }
-            return try ModelTransfer.chunkReply(request, model: model, checksums: checksums)
+            if let requester = request.requester {
+                try await gate.check(frame, .client, as: requester)
+                // A chunk is at most the chunk size (cut at element boundaries), and at most the model.
+                let bytes = min(max(request.chunkSize, ChunkPlan.smallestAllowedChunkSize), model.spec.totalBytes)
+                try await state.downloads.room.admit(patience: .seconds(2)) { try state.downloads.acquire(requester, bytes: bytes) }
+            }
+            return try ModelTransfer.chunkReply(request, served: model, checksums: checksums)
+
+        case .modelReceived:
+            let receipt = try frame.decodeMetadata(ModelReceived.self)
+            try await gate.check(frame, .client, as: receipt.requester)
+            state.downloads.release(receipt.requester)
+            return try Frame.encode(.ack, Empty())
 
         case .submitUpdate:
             let meta = try frame.decodeMetadata(UploadChunk.self)

@@ -28,7 +28,8 @@ public final class CombinerService: Service, Sendable {
     public init(configuration: CombinerConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
-        state = CombinerState(heartbeatInterval: .seconds(1), maxStagingBytes: configuration.maxStagingBytes, logger: logger)
+        state = CombinerState(heartbeatInterval: .seconds(1), maxStagingBytes: configuration.maxStagingBytes,
+                              maxDownloadBytes: configuration.maxDownloadBytes, spoolDirectory: configuration.spoolDirectory, logger: logger)
         controller = try PeerConnection(url: configuration.controllerAddress, credential: PeerCredential(token: configuration.peerToken), tls: configuration.tls)
         // With a CA, clients must prove their certificate (or, once the controller's key is known, present its token).
         clientGate = PeerGate(verifier: try configuration.tls.map { try PeerTokenVerifier(publicKey: nil, trustedCAPEM: $0.caPEM) },

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import TributaryModel
 import TributarySecAgg
@@ -18,9 +19,11 @@ actor CombinerState {
 
     struct ActiveJob {
         var order: JobOrder
-        var model: Model?
+        /// The round's model, served to clients: spooled to a file unless the job needs its
+        /// values here (secure aggregation, update norms and clipping).
+        var served: ServedModel?
         var checksum: UInt64 = 0
-        /// Chunk checksums of `model`, computed once for all the clients it is served to.
+        /// Chunk checksums of `served`, computed once for all the clients it is served to.
         let chunkChecksums = ChunkChecksumCache()
         var collector: JobCollector?
         var forwarder: Forwarder?
@@ -40,11 +43,15 @@ actor CombinerState {
     /// Jobs already run, so a heartbeat reply repeating one does not start it again.
     private var seenJobs: [String] = []
     let maxStagingBytes: Int
+    /// Where served models are spooled (`SpooledModel`); nil: kept in memory.
+    let spoolDirectory: URL?
     let logger: Logger
 
-    init(heartbeatInterval: Duration, maxStagingBytes: Int, logger: Logger) {
+    init(heartbeatInterval: Duration, maxStagingBytes: Int, maxDownloadBytes: Int = 4 << 20, spoolDirectory: URL? = nil, logger: Logger) {
         clients = ClientRegistry(heartbeatInterval: heartbeatInterval)
         self.maxStagingBytes = maxStagingBytes
+        self.spoolDirectory = spoolDirectory
+        self.downloads = DownloadBudget(limit: maxDownloadBytes)
         self.logger = logger
     }
 
@@ -66,7 +73,7 @@ actor CombinerState {
     /// Records a heartbeat; returns (known, the task for this client if it has one).
     func clientHeartbeat(id: String) -> (known: Bool, task: ClientTask?) {
         guard clients.heartbeat(id: id) else { return (false, nil) }
-        guard let job, job.model != nil, let collector = job.collector, !collector.isClosed, collector.pending.contains(id) else {
+        guard let job, job.served != nil, let collector = job.collector, !collector.isClosed, collector.pending.contains(id) else {
             return (true, nil)
         }
         return (true, ClientTask(order: job.order))
@@ -114,9 +121,16 @@ actor CombinerState {
         if let max = current.order.maxClients, max > 0, selected.count > max {
             selected = Array(selected.shuffled().prefix(max)).sorted()
         }
-        current.model = model
+        let order = current.order
+        let needsValues = order.kind == .train && (order.secureAggregation != nil || order.maxUpdateNorm != nil || order.clipNorm != nil)
         current.checksum = checksum ?? model.checksum
-        current.collector = try JobCollector(order: current.order, spec: model.spec, selected: Set(selected), maxStagingBytes: maxStagingBytes, global: model)
+        if let spoolDirectory, !needsValues {
+            current.served = .spooled(try SpooledModel(model, directory: spoolDirectory))
+            current.collector = try JobCollector(order: order, spec: model.spec, selected: Set(selected), maxStagingBytes: maxStagingBytes, clientTier: true)
+        } else {
+            current.served = .memory(model)
+            current.collector = try JobCollector(order: order, spec: model.spec, selected: Set(selected), maxStagingBytes: maxStagingBytes, global: model)
+        }
         current.forwarder = forwarder
         if let config = current.order.secureAggregation, current.order.kind == .train {
             current.secure = try Self.cohort(current.order, config: config, model: model, selected: selected)
@@ -126,9 +140,9 @@ actor CombinerState {
     }
 
     /// The job's model, for serving chunks to clients.
-    func model(id: String) -> (model: Model, checksum: UInt64, chunkChecksums: ChunkChecksumCache)? {
-        guard let job, job.order.modelId == id, let model = job.model else { return nil }
-        return (model, job.checksum, job.chunkChecksums)
+    func model(id: String) -> (model: ServedModel, checksum: UInt64, chunkChecksums: ChunkChecksumCache)? {
+        guard let job, job.order.modelId == id, let served = job.served else { return nil }
+        return (served, job.checksum, job.chunkChecksums)
     }
 
     /// How long an admitted or partly received upload may stay silent before its room is
@@ -222,6 +236,8 @@ actor CombinerState {
 
     /// Where uploads refused for lack of staging room wait for it (see `AdmissionGate`).
     nonisolated let uploadRoom = AdmissionGate()
+    /// Model chunks on their way to clients (see `DownloadBudget`).
+    nonisolated let downloads: DownloadBudget
 
     // MARK: Progress
 

@@ -21,8 +21,7 @@ struct JobRunner: Sendable {
         var log = logger
         log[metadataKey: "job"] = "\(order.jobId)"
         do {
-            let (model, checksum) = try await ModelTransfer.downloadChecked(modelId: order.modelId, chunkSize: order.chunkSize, from: controller, timeout: requestTimeout)
-            let selected = try await state.activate(jobId: order.jobId, model: model, checksum: checksum, forwarder: order.aggregation == .forward ? forwarder(order) : nil)
+            let (selected, model) = try await install(order)
             guard !selected.isEmpty else {
                 await report(order, failure: "no online clients")
                 return
@@ -31,7 +30,7 @@ struct JobRunner: Sendable {
             if let notice = try? Frame.encode(.taskNotice, JobNotice(jobId: order.jobId)) {
                 try? notices.publish(notice)
             }
-            if let config = order.secureAggregation, order.kind == .train {
+            if let config = order.secureAggregation, order.kind == .train, let model {
                 try await runSecure(order, config: config, model: model, deadline: deadline, log: log)
                 return
             }
@@ -65,6 +64,15 @@ struct JobRunner: Sendable {
             log.error("job failed", metadata: ["error": "\(error)"])
             await report(order, failure: "\(error)")
         }
+    }
+
+    /// Fetches the round's model and installs it in the state. The model comes back only when
+    /// this runner needs its values (secure aggregation), so otherwise nothing here keeps it
+    /// alive once the state has spooled it.
+    private func install(_ order: JobOrder) async throws -> (selected: [String], model: Model?) {
+        let (model, checksum) = try await ModelTransfer.downloadChecked(modelId: order.modelId, chunkSize: order.chunkSize, from: controller, timeout: requestTimeout)
+        let selected = try await state.activate(jobId: order.jobId, model: model, checksum: checksum, forwarder: order.aggregation == .forward ? forwarder(order) : nil)
+        return (selected, order.secureAggregation != nil && order.kind == .train ? model : nil)
     }
 
     /// Secure aggregation: drive the cohort's stages to their end (each bounded by its timeout),

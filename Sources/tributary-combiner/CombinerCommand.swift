@@ -46,8 +46,13 @@ struct CombinerCommand: AsyncParsableCommand {
 
     @Option(help: "MiB of client updates admitted at once (upload slots and staged multi-chunk uploads); one update always fits. More takes uploads in parallel at the cost of memory.")
     var stagingBudget: Int = 4
+    @Option(help: "MiB of model chunks sent to clients and not yet confirmed received; one chunk always goes. More serves downloads in parallel at the cost of memory.")
+    var downloadBudget: Int = 4
+    @Option(help: "Directory the round's model is spooled to while it is served (its bytes stay in the page cache, not in this process); 'memory' keeps it in memory. Default: the system's temporary directory.")
+    var spoolDir: String?
 
     func run() async throws {
+        MallocTuning.mapLargeAllocations()
         let logger = LogSetup.bootstrap(label: "tributary.combiner", level: logLevel, format: logFormat)
         ShutdownWatchdog.install()
         Telemetry.bootstrap()
@@ -69,6 +74,9 @@ struct CombinerCommand: AsyncParsableCommand {
         config.clientRateLimit = PeerRateLimit(perSecond: clientRateLimit)
         guard stagingBudget > 0 else { throw ValidationError("--staging-budget must be positive") }
         config.maxStagingBytes = stagingBudget << 20
+        guard downloadBudget > 0 else { throw ValidationError("--download-budget must be positive") }
+        config.maxDownloadBytes = downloadBudget << 20
+        if let spoolDir { config.spoolDirectory = spoolDir == "memory" ? nil : URL(fileURLWithPath: spoolDir) }
         config.peerToken = (peerToken ?? ProcessInfo.processInfo.environment["TRIBUTARY_PEER_TOKEN"]).flatMap { $0.isEmpty ? nil : $0 }
         let service = try CombinerService(configuration: config, logger: logger)
         var services: [any Service] = [service]

@@ -55,7 +55,7 @@ private func modelHandler(id: String, model: Model, fault: Fault = .none) -> @Se
             guard request.modelId == id else { throw WireError(.notFound, "no model \(request.modelId)") }
             var checksum = model.checksum
             if case .wrongInfoChecksum = fault { checksum ^= 0x8000 }
-            return try ModelTransfer.infoReply(modelId: id, model: model, chunkSize: request.chunkSize, checksum: checksum)
+            return try ModelTransfer.infoReply(modelId: id, spec: model.spec, chunkSize: request.chunkSize, checksum: checksum)
         case .getModelChunk:
             let request = try frame.decodeMetadata(GetModelChunk.self)
             guard request.modelId == id else { throw WireError(.notFound, "no model \(request.modelId)") }
@@ -73,6 +73,38 @@ private func modelHandler(id: String, model: Model, fault: Fault = .none) -> @Se
                 break
             }
             return reply
+        default:
+            throw WireError(.unexpectedKind, "this server does not serve \(frame.kind)")
+        }
+    }
+}
+
+/// The most bytes a download budget ever counted at once.
+private final class PeakBytes: Sendable {
+    private let most = Mutex(0)
+    func note(_ bytes: Int) { most.withLock { $0 = max($0, bytes) } }
+    var value: Int { most.withLock { $0 } }
+}
+
+/// Serves `served` under `id` as a combiner does: chunk requests that name a requester count
+/// against `budget` (waiting for room in its gate), `modelReceived` releases. `peak` records
+/// the most bytes ever counted at once.
+private func budgetedHandler(id: String, served: ServedModel, checksum: UInt64, budget: DownloadBudget,
+                             peak: PeakBytes) -> @Sendable (Frame) async throws -> Message {
+    { frame in
+        switch frame.kind {
+        case .getModelInfo:
+            let request = try frame.decodeMetadata(GetModelInfo.self)
+            return try ModelTransfer.infoReply(modelId: id, spec: served.spec, chunkSize: request.chunkSize, checksum: checksum)
+        case .getModelChunk:
+            let request = try frame.decodeMetadata(GetModelChunk.self)
+            let requester = try #require(request.requester)
+            try await budget.room.admit(patience: .seconds(5)) { try budget.acquire(requester, bytes: min(request.chunkSize, served.spec.totalBytes)) }
+            peak.note(budget.outstandingBytes)
+            return try ModelTransfer.chunkReply(request, served: served)
+        case .modelReceived:
+            budget.release(try frame.decodeMetadata(ModelReceived.self).requester)
+            return try Frame.encode(.ack, Empty())
         default:
             throw WireError(.unexpectedKind, "this server does not serve \(frame.kind)")
         }
@@ -165,6 +197,50 @@ struct ModelTransferTests {
             try await ModelTransfer.download(modelId: "m", chunkSize: 64, from: peer, timeout: .seconds(20))
         }
         #expect(downloaded == model)
+    }
+
+    /// Four clients fetch a 16-chunk model at once from a server whose download budget is one
+    /// chunk, served from a spooled file: each gets the model bit for bit, never more than one
+    /// chunk is counted as on its way, and the receipts leave nothing counted.
+    @Test func concurrentDownloadsShareAOneChunkBudget() async throws {
+        let model = try Self.bigModel()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let spooled = try SpooledModel(model, directory: directory)
+        #expect(!FileManager.default.fileExists(atPath: spooled.path), "a spooled model's file is unlinked once written")
+        let budget = DownloadBudget(limit: Self.chunkSize)
+        let peak = PeakBytes()
+        let server = try FrameServer(concurrency: 8,
+                                     handler: budgetedHandler(id: "g", served: ServedModel.spooled(spooled), checksum: model.checksum, budget: budget, peak: peak))
+        let peers = try (0..<4).map { _ in try PeerConnection(url: server.url) }
+        let downloaded = try await withThrowingTaskGroup(of: Model.self) { group in
+            for (i, peer) in peers.enumerated() {
+                group.addTask {
+                    try await ModelTransfer.download(modelId: "g", chunkSize: Self.chunkSize, from: peer, timeout: .seconds(20), requester: "client-\(i)")
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for peer in peers { peer.close() }
+        await server.stop()
+        #expect(downloaded.count == 4)
+        #expect(downloaded.allSatisfy { $0 == model })
+        #expect(peak.value <= Self.chunkSize)
+        #expect(budget.outstandingBytes == 0)
+    }
+
+    @Test func chunkRepliesFromASpooledFileEqualThoseFromMemory() throws {
+        let model = try Self.bigModel()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let spooled = try SpooledModel(model, directory: directory)
+        for index in [0, 7, 15] {
+            let request = GetModelChunk(modelId: "g", chunkSize: Self.chunkSize, index: index)
+            let fromMemory = try Frame.decode(try ModelTransfer.chunkReply(request, model: model))
+            let fromFile = try Frame.decode(try ModelTransfer.chunkReply(request, served: .spooled(spooled)))
+            #expect(Array(fromFile.payload) == Array(fromMemory.payload))
+            #expect(fromFile.payloadChecksum == fromMemory.payloadChecksum)
+        }
     }
 
     @Test func corruptedChunkFailsTheFrameChecksum() async throws {

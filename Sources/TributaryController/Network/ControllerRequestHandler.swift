@@ -55,7 +55,7 @@ struct ControllerRequestHandler: Sendable {
             let request = try frame.decodeMetadata(GetModelInfo.self)
             try await gate.check(frame, .combiner, as: nil)
             let (model, checksum) = try await cachedModel(request.modelId)
-            return try ModelTransfer.infoReply(modelId: request.modelId, model: model, chunkSize: request.chunkSize, checksum: checksum)
+            return try ModelTransfer.infoReply(modelId: request.modelId, spec: model.spec, chunkSize: request.chunkSize, checksum: checksum)
 
         case .getModelChunk:
             let request = try frame.decodeMetadata(GetModelChunk.self)

@@ -52,15 +52,9 @@ public final class SpilledUpdates: UpdateSet, @unchecked Sendable {
         guard bytes.count == spec.totalBytes else { throw .sizeMismatch(expected: spec.totalBytes, actual: bytes.count) }
         let path = directory.appendingPathComponent("update-\(paths.count).bin").path
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw .io("cannot create \(path): \(Self.errnoText())") }
+        guard fd >= 0 else { throw .io("cannot create \(path): \(PositionalIO.errnoText())") }
         defer { close(fd) }
-        var done = 0
-        while done < bytes.count {
-            let n = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(done))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw .io("write \(path): \(Self.errnoText())") }
-            done += n
-        }
+        try PositionalIO.write(fd, bytes, at: 0, path: path)
         paths.append(path)
         return paths.count - 1
     }
@@ -95,16 +89,8 @@ public final class SpilledUpdates: UpdateSet, @unchecked Sendable {
     private func read(_ k: Int, at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(StrategyError) {
         guard !buffer.isEmpty else { return }
         let fd = open(paths[k], O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .model(.io("cannot open \(paths[k]): \(Self.errnoText())")) }
+        guard fd >= 0 else { throw .model(.io("cannot open \(paths[k]): \(PositionalIO.errnoText())")) }
         defer { close(fd) }
-        var done = 0
-        while done < buffer.count {
-            let n = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw .model(.io(n == 0 ? "\(paths[k]) is shorter than the model" : "read \(paths[k]): \(Self.errnoText())")) }
-            done += n
-        }
+        do throws(ModelError) { try PositionalIO.read(fd, into: buffer, at: offset, path: paths[k]) } catch { throw .model(error) }
     }
-
-    private static func errnoText() -> String { String(cString: strerror(errno)) }
 }

@@ -81,6 +81,18 @@ public struct Frame: @unchecked Sendable {
         _ kind: MessageKind, _ metadata: M, payload: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0), auth: String? = nil,
         payloadChecksum: UInt64? = nil
     ) throws -> Message {
+        try encode(kind, metadata, payloadCount: payload.count, auth: auth, checksum: { payloadChecksum ?? Checksum.xxh3($0) }) { body in
+            if !payload.isEmpty { body.baseAddress!.copyMemory(from: payload.baseAddress!, byteCount: payload.count) }
+        }
+    }
+
+    /// `encode` with a payload of `payloadCount` bytes that `fill` writes straight into the
+    /// message body (a model chunk read from a file: no buffer in between); `checksum` is then
+    /// given the written payload (return a known value, or hash it).
+    public static func encode<M: Encodable>(
+        _ kind: MessageKind, _ metadata: M, payloadCount: Int, auth: String? = nil,
+        checksum: (UnsafeRawBufferPointer) -> UInt64, fill: (UnsafeMutableRawBufferPointer) throws -> Void
+    ) throws -> Message {
         var meta = try JSONEncoder().encode(metadata)
         if let auth, meta.first == UInt8(ascii: "{") {
             // A JWT is base64url segments and dots: nothing to escape in a JSON string.
@@ -89,18 +101,17 @@ public struct Frame: @unchecked Sendable {
             }
             meta = Data("{\"auth\":\"\(auth)\"".utf8) + (meta.count > 2 ? Data(",".utf8) : Data()) + meta.dropFirst()
         }
-        let payloadOffset = payload.isEmpty ? FrameHeader.size + meta.count : FrameHeader.payloadOffset(metadataLength: meta.count)
-        let message = try Message(capacity: payloadOffset + payload.count)
+        let payloadOffset = payloadCount == 0 ? FrameHeader.size + meta.count : FrameHeader.payloadOffset(metadataLength: meta.count)
+        let message = try Message(capacity: payloadOffset + payloadCount)
         let body = message.body
-        let checksum = payload.isEmpty ? 0 : payloadChecksum ?? Checksum.xxh3(payload)
-        FrameHeader(kind: kind, metadataLength: meta.count, payloadLength: payload.count, payloadChecksum: checksum).write(to: body)
+        let payload = UnsafeMutableRawBufferPointer(rebasing: body[payloadOffset..<(payloadOffset + payloadCount)])
+        if payloadCount > 0 { try fill(payload) }
+        let sum = payloadCount == 0 ? 0 : checksum(UnsafeRawBufferPointer(payload))
+        FrameHeader(kind: kind, metadataLength: meta.count, payloadLength: payloadCount, payloadChecksum: sum).write(to: body)
         meta.withUnsafeBytes { body.baseAddress!.advanced(by: FrameHeader.size).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         let padStart = FrameHeader.size + meta.count
         if payloadOffset > padStart {
             body.baseAddress!.advanced(by: padStart).initializeMemory(as: UInt8.self, repeating: 0, count: payloadOffset - padStart)
-        }
-        if !payload.isEmpty {
-            body.baseAddress!.advanced(by: payloadOffset).copyMemory(from: payload.baseAddress!, byteCount: payload.count)
         }
         return message
     }

@@ -30,6 +30,7 @@ public enum MessageKind: UInt16, Sendable, CaseIterable {
     case modelInfo = 31
     case getModelChunk = 32
     case modelChunk = 33             // payload
+    case modelReceived = 34          // the requester has every chunk (frees its download budget), reply: ack
 
     case uploadReceipt = 40
 

@@ -33,10 +33,25 @@ public struct GetModelChunk: Codable, Sendable {
     public var modelId: String
     public var chunkSize: Int
     public var index: Int
-    public init(modelId: String, chunkSize: Int, index: Int) {
+    /// Who asks (a client's id). A combiner counts the chunks it has sent each requester
+    /// against its download budget until the next request or `modelReceived` confirms them;
+    /// nil (a combiner asking the controller, older clients): not counted.
+    public var requester: String?
+    public init(modelId: String, chunkSize: Int, index: Int, requester: String? = nil) {
         self.modelId = modelId
         self.chunkSize = chunkSize
         self.index = index
+        self.requester = requester
+    }
+}
+
+/// After the last chunk: the requester has the whole model (`GetModelChunk.requester`).
+public struct ModelReceived: Codable, Sendable {
+    public var modelId: String
+    public var requester: String
+    public init(modelId: String, requester: String) {
+        self.modelId = modelId
+        self.requester = requester
     }
 }
 

@@ -3,10 +3,18 @@ import Synchronization
 /// Lets requests refused with `busy` (no staging room for another multi-chunk upload) wait
 /// inside the server until room frees up, instead of each sender backing off blindly and
 /// re-sending whole chunks. `open()` wakes every waiter; each then tries again.
+///
+/// A waiting request holds one of the server's REP contexts, and the request that would free
+/// the room (the next chunk of an admitted upload, a download's receipt) needs one too: with
+/// every context waiting, nothing frees room until waits time out (1,000 clients asking for
+/// upload slots through 64 contexts made rounds 13× slower). So at most `maxWaiters` wait;
+/// beyond them `busy` goes straight back and the sender backs off.
 public final class AdmissionGate: Sendable {
     private let waiters = Mutex<[CheckedContinuation<Void, Never>]>([])
+    private let waiting = Mutex(0)
+    public let maxWaiters: Int
 
-    public init() {}
+    public init(maxWaiters: Int = 8) { self.maxWaiters = maxWaiters }
 
     /// Wakes everyone waiting (call when an upload completes or is dropped).
     public func open() {
@@ -21,10 +29,22 @@ public final class AdmissionGate: Sendable {
     /// 50 ms) and tries again, for at most `patience`. Then the `busy` goes to the sender.
     public func admit<T>(patience: Duration = .seconds(10), _ body: () async throws -> T) async throws -> T {
         let deadline = ContinuousClock.now + patience
+        var counted = false
+        defer { if counted { waiting.withLock { $0 -= 1 } } }
         while true {
             do {
                 return try await body()
-            } catch let error as WireError where error.code == .busy && ContinuousClock.now < deadline {
+            } catch {
+                // An exhaustive catch: `catch … where` here crashed Swift 6.3.1's optimizer (notes/nng.md §6).
+                guard (error as? WireError)?.code == .busy, ContinuousClock.now < deadline else { throw error }
+                if !counted {
+                    counted = waiting.withLock { n in
+                        guard n < maxWaiters else { return false }
+                        n += 1
+                        return true
+                    }
+                    guard counted else { throw error }
+                }
                 await wait(atMost: min(.milliseconds(50), deadline - .now))
             }
         }

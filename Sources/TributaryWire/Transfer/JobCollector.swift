@@ -54,6 +54,9 @@ public struct JobCollector {
     public private(set) var isClosed = false
     /// The round's model, at the combiner: client deltas are bounded and clipped against it.
     private let global: Model?
+    /// Client updates arrive here (a combiner, the HTTP cohort), not partials: each may be
+    /// weighed as one (DP, unweighted sessions).
+    private let isClientTier: Bool
     /// Updates being forwarded now, by sender (still pending until `finishForward`).
     private var forwarding: [String: UploadChunk] = [:]
     private var assembler: UploadAssembler?
@@ -65,10 +68,14 @@ public struct JobCollector {
 
     /// `spec` is the layout of the job's model (required for training jobs); `global` is the
     /// model itself where client updates arrive (the combiner), nil where partials do.
-    public init(order: JobOrder, spec: ModelSpec?, selected: Set<String>, maxStagingBytes: Int, global: Model? = nil) throws(ModelError) {
+    /// `clientTier` says client updates arrive without `global` (a combiner that spooled the
+    /// model: no norm bound or clipping needs its values).
+    public init(order: JobOrder, spec: ModelSpec?, selected: Set<String>, maxStagingBytes: Int, global: Model? = nil,
+                clientTier: Bool = false) throws(ModelError) {
         self.order = order
         self.selected = selected
         self.global = global
+        self.isClientTier = clientTier || global != nil
         if order.kind == .train {
             guard let spec else { throw .invalidSpec("a training job needs the model's layout") }
             if order.aggregation == .sum { accumulator = try FedAvgAccumulator(spec: spec) }
@@ -112,8 +119,8 @@ public struct JobCollector {
             // What the upload itself carried (all its chunks agreed on it), not this chunk's word.
             let sender = complete.meta.sender
             // DP weighs every client update equally (see the type's comment), as does an
-            // unweighted session; partials (no `global`) keep their weight, the update count.
-            let weight = (order.clipNorm != nil || order.unweighted == true) && global != nil ? 1 : complete.meta.weight
+            // unweighted session; partials keep their weight, the update count.
+            let weight = (order.clipNorm != nil || order.unweighted == true) && isClientTier ? 1 : complete.meta.weight
             do throws(ModelError) {
                 if let tensor = complete.nonFiniteTensor { throw .nonFinite(tensor: tensor) }
                 let update = try checked(complete)

@@ -4,39 +4,48 @@ import TributaryModel
 
 /// Serving a model in chunks (controller → combiners, combiner → clients) and fetching one.
 public enum ModelTransfer {
-    /// The reply to `getModelInfo` for `model`.
-    public static func infoReply(modelId: String, model: Model, chunkSize: Int, checksum: UInt64) throws -> Message {
-        let plan = ChunkPlan(spec: model.spec, chunkSize: chunkSize)
-        let info = ModelInfo(modelId: modelId, spec: model.spec, totalBytes: model.spec.totalBytes, chunkCount: plan.chunks.count, checksum: checksum)
+    /// The reply to `getModelInfo` for a model of layout `spec`.
+    public static func infoReply(modelId: String, spec: ModelSpec, chunkSize: Int, checksum: UInt64) throws -> Message {
+        let plan = ChunkPlan(spec: spec, chunkSize: chunkSize)
+        let info = ModelInfo(modelId: modelId, spec: spec, totalBytes: spec.totalBytes, chunkCount: plan.chunks.count, checksum: checksum)
         return try Frame.encode(.modelInfo, info)
     }
 
     /// The reply to `getModelChunk`: one chunk of the flat data, copied once into the message.
     /// `checksums` (a `ServedModel`'s) saves hashing the chunk again for every client.
     public static func chunkReply(_ request: GetModelChunk, model: Model, checksums: ChunkChecksumCache? = nil) throws -> Message {
+        try chunkReply(request, served: .memory(model), checksums: checksums)
+    }
+
+    /// `chunkReply` from memory or from a spooled file, read straight into the message.
+    public static func chunkReply(_ request: GetModelChunk, served: ServedModel, checksums: ChunkChecksumCache? = nil) throws -> Message {
         guard request.chunkSize >= 64, request.chunkSize <= Frame.defaultMaxPayload else {
             throw WireError(.malformed, "chunk size \(request.chunkSize) is outside 64...\(Frame.defaultMaxPayload)")
         }
-        let plan = ChunkPlan(spec: model.spec, chunkSize: request.chunkSize)
+        let plan = ChunkPlan(spec: served.spec, chunkSize: request.chunkSize)
         guard request.index >= 0, request.index < plan.chunks.count else {
             throw WireError(.malformed, "chunk index \(request.index) out of range 0..<\(plan.chunks.count)")
         }
         let range = plan.chunks[request.index]
-        return try model.data.withUnsafeBytes { raw in
-            let payload = UnsafeRawBufferPointer(rebasing: raw[range])
-            return try Frame.encode(.modelChunk, ModelChunk(modelId: request.modelId, index: request.index, offset: range.lowerBound),
-                                    payload: payload, payloadChecksum: checksums?.checksum(of: request.index, plan: plan, payload: payload))
-        }
+        return try Frame.encode(.modelChunk, ModelChunk(modelId: request.modelId, index: request.index, offset: range.lowerBound),
+                                payloadCount: range.count,
+                                checksum: { checksums?.checksum(of: request.index, plan: plan, payload: $0) ?? Checksum.xxh3($0) },
+                                fill: { try served.copy(range, into: $0) })
     }
 
     /// Downloads a model chunk by chunk and checks its layout and checksum before returning it.
-    public static func download(modelId: String, chunkSize: Int, from peer: PeerConnection, timeout: Duration) async throws -> Model {
-        try await downloadChecked(modelId: modelId, chunkSize: chunkSize, from: peer, timeout: timeout).model
+    /// With a `requester` (a client at its combiner) the chunks count against the server's
+    /// download budget: a `busy` chunk request is retried with back-off, and the end is
+    /// confirmed with `modelReceived`.
+    public static func download(modelId: String, chunkSize: Int, from peer: PeerConnection, timeout: Duration,
+                                requester: String? = nil) async throws -> Model {
+        try await downloadChecked(modelId: modelId, chunkSize: chunkSize, from: peer, timeout: timeout, requester: requester).model
     }
 
     /// `download`, also returning the model's checksum (checked), so a tier that serves the
     /// model on need not hash it again.
-    public static func downloadChecked(modelId: String, chunkSize: Int, from peer: PeerConnection, timeout: Duration) async throws -> (model: Model, checksum: UInt64) {
+    public static func downloadChecked(modelId: String, chunkSize: Int, from peer: PeerConnection, timeout: Duration,
+                                       requester: String? = nil) async throws -> (model: Model, checksum: UInt64) {
         let info = try await peer.call(.getModelInfo, GetModelInfo(modelId: modelId, chunkSize: chunkSize),
                                        expecting: .modelInfo, as: ModelInfo.self, timeout: timeout)
         try info.spec.validate()
@@ -47,11 +56,12 @@ public enum ModelTransfer {
         guard plan.chunks.count == info.chunkCount else {
             throw WireError(.malformed, "model \(modelId) has \(info.chunkCount) chunks, expected \(plan.chunks.count)")
         }
-        var data = [UInt8](repeating: 0, count: info.totalBytes)
+        // Not zeroed first: the plan's chunks cover every byte once, and a failed download is dropped.
+        var data = [UInt8](unsafeUninitializedCapacity: info.totalBytes) { _, initialized in initialized = info.totalBytes }
         var chunkChecksums: [UInt64] = []
         for (index, range) in plan.chunks.enumerated() {
-            let frame = try await peer.call(.getModelChunk, GetModelChunk(modelId: modelId, chunkSize: chunkSize, index: index),
-                                            expecting: .modelChunk, timeout: timeout)
+            let frame = try await fetchChunk(GetModelChunk(modelId: modelId, chunkSize: chunkSize, index: index, requester: requester),
+                                             from: peer, timeout: timeout)
             let meta = try frame.decodeMetadata(ModelChunk.self)
             guard meta.index == index, meta.offset == range.lowerBound, frame.payload.count == range.count else {
                 throw WireError(.malformed, "chunk \(index) of model \(modelId) does not cover \(range)")
@@ -66,7 +76,26 @@ public enum ModelTransfer {
         // One chunk: its frame checksum (checked at decode) is the model's. More: hash again.
         let checksum = chunkChecksums.count == 1 && !data.isEmpty ? chunkChecksums[0] : Checksum.xxh3(data)
         guard checksum == expected else { throw WireError(.checksumMismatch, "model \(modelId) failed its checksum") }
+        if let requester {
+            _ = try await peer.call(.modelReceived, ModelReceived(modelId: modelId, requester: requester), expecting: .ack, timeout: timeout)
+        }
         return (try Model(spec: info.spec, data: data), checksum)
+    }
+
+    /// One chunk; `busy` (the server's download budget is in use) is retried with jittered
+    /// back-off (5 ms doubling to 100 ms) for up to `timeout`.
+    private static func fetchChunk(_ request: GetModelChunk, from peer: PeerConnection, timeout: Duration) async throws -> Frame {
+        let deadline = ContinuousClock.now + timeout
+        var backoff = Duration.milliseconds(5)
+        while true {
+            do {
+                return try await peer.call(.getModelChunk, request, expecting: .modelChunk, timeout: timeout)
+            } catch {
+                guard (error as? WireError)?.code == .busy, ContinuousClock.now + backoff < deadline else { throw error }
+                try await Task.sleep(for: backoff * Double.random(in: 0.5...1.5))
+                backoff = min(backoff * 2, .milliseconds(100))
+            }
+        }
     }
 
     /// Uploads an update (or partial aggregate) chunk by chunk. Each chunk is hashed once: its
@@ -84,14 +113,15 @@ public enum ModelTransfer {
         if reserveSlot {
             let request = UploadSlotRequest(jobId: header.jobId, sessionId: header.sessionId, round: header.round, sender: header.sender,
                                             totalBytes: model.spec.totalBytes)
-            var backoff = Duration.milliseconds(20)
+            // Jittered: a thousand clients refused at once must not all come back at once.
+            var backoff = Duration.milliseconds(10)
             while true {
                 do {
                     _ = try await peer.call(.requestUploadSlot, request, expecting: .ack, timeout: timeout)
                     break
                 } catch let error as WireError where error.isRetryable && ContinuousClock.now + backoff < deadline {
-                    try await Task.sleep(for: backoff)
-                    backoff = min(backoff * 2, .milliseconds(250))
+                    try await Task.sleep(for: backoff * Double.random(in: 0.5...1.5))
+                    backoff = min(backoff * 2, .milliseconds(200))
                 }
             }
         }
