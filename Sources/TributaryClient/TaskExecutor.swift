@@ -18,8 +18,12 @@ struct TaskExecutor: Sendable {
         log[metadataKey: "job"] = "\(task.jobId)"
         let start = ContinuousClock.now
         do {
+            // `busy` (download budget, upload slots) means "wait your turn" and is retried as long
+            // as the job is open — with thousands of clients most wait — up to the job's timeout
+            // when the task names it; a closed job answers with an error that ends the wait.
+            let patience = task.timeoutSeconds.map { Duration.milliseconds(Int64($0 * 1000)) } ?? .seconds(3600)
             var global: Model? = try await ModelTransfer.download(modelId: task.modelId, chunkSize: task.chunkSize, from: peer, timeout: timeout,
-                                                                       requester: clientId)
+                                                                       requester: clientId, patience: patience)
             switch task.kind {
             case .train:
                 let spec = global!.spec
@@ -42,7 +46,7 @@ struct TaskExecutor: Sendable {
                     totalBytes: result.model.spec.totalBytes, checksum: 0, weight: Double(result.numExamples),  // set by `upload`
                     metrics: result.metrics)
                 _ = try await ModelTransfer.upload(result.model, kind: .submitUpdate, header: header, chunkSize: task.chunkSize, to: peer,
-                                                   timeout: timeout, deadline: .now + timeout, reserveSlot: true)
+                                                   timeout: timeout, deadline: start + patience, reserveSlot: true)
                 log.info("update sent", metadata: ["round": "\(task.round)", "examples": "\(result.numExamples)",
                                                    "train_loss": "\(result.metrics["train_loss"] ?? .nan)", "seconds": "\(ContinuousClock.now - start)"])
             case .validate, .predict:

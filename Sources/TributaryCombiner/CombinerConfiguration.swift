@@ -17,8 +17,9 @@ public struct CombinerConfiguration: Sendable {
     public var replyConcurrency: Int = 64
     /// The staging budget: update bytes admitted at once — slots granted (`requestUploadSlot`)
     /// and multi-chunk uploads staged; others get `busy` and retry. One update always fits, so
-    /// with models of at least this size peak memory is about 3× the model (the round's model,
-    /// the running sum — the first update itself, scaled in place — and one update in flight).
+    /// with models of at least this size peak memory is about 2× the model plus chunks in flight
+    /// (the running sum — the first update itself, scaled in place — and one update being
+    /// staged; the served model is spooled, see `spoolDirectory`).
     /// Raise it (`--staging-budget`) to take several uploads in parallel where memory allows.
     public var maxStagingBytes: Int = 4 << 20
     /// The download budget: model chunk bytes sent to clients and not yet confirmed received

@@ -15,7 +15,9 @@ public enum RequestHandling {
         do {
             return try await body(Frame.decode(message))
         } catch let error as WireError {
-            logger.warning("request refused", metadata: ["error": "\(error)"])
+            // `busy` and `rate_limited` are flow control, answered thousands of times a second
+            // when many clients wait for upload slots: a warning line each cost more than the answer.
+            logger.log(level: error.isRetryable ? .debug : .warning, "request refused", metadata: ["error": "\(error)"])
             return Frame.errorReply(error) ?? message
         } catch {
             logger.error("request failed", metadata: ["error": "\(error)"])

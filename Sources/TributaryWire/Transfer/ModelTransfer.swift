@@ -36,16 +36,16 @@ public enum ModelTransfer {
     /// Downloads a model chunk by chunk and checks its layout and checksum before returning it.
     /// With a `requester` (a client at its combiner) the chunks count against the server's
     /// download budget: a `busy` chunk request is retried with back-off, and the end is
-    /// confirmed with `modelReceived`.
+    /// confirmed with `modelReceived`; `patience` bounds how long `busy` is retried (default `timeout`).
     public static func download(modelId: String, chunkSize: Int, from peer: PeerConnection, timeout: Duration,
-                                requester: String? = nil) async throws -> Model {
-        try await downloadChecked(modelId: modelId, chunkSize: chunkSize, from: peer, timeout: timeout, requester: requester).model
+                                requester: String? = nil, patience: Duration? = nil) async throws -> Model {
+        try await downloadChecked(modelId: modelId, chunkSize: chunkSize, from: peer, timeout: timeout, requester: requester, patience: patience).model
     }
 
     /// `download`, also returning the model's checksum (checked), so a tier that serves the
     /// model on need not hash it again.
     public static func downloadChecked(modelId: String, chunkSize: Int, from peer: PeerConnection, timeout: Duration,
-                                       requester: String? = nil) async throws -> (model: Model, checksum: UInt64) {
+                                       requester: String? = nil, patience: Duration? = nil) async throws -> (model: Model, checksum: UInt64) {
         let info = try await peer.call(.getModelInfo, GetModelInfo(modelId: modelId, chunkSize: chunkSize),
                                        expecting: .modelInfo, as: ModelInfo.self, timeout: timeout)
         try info.spec.validate()
@@ -61,7 +61,7 @@ public enum ModelTransfer {
         var chunkChecksums: [UInt64] = []
         for (index, range) in plan.chunks.enumerated() {
             let frame = try await fetchChunk(GetModelChunk(modelId: modelId, chunkSize: chunkSize, index: index, requester: requester),
-                                             from: peer, timeout: timeout)
+                                             from: peer, timeout: timeout, patience: patience ?? timeout)
             let meta = try frame.decodeMetadata(ModelChunk.self)
             guard meta.index == index, meta.offset == range.lowerBound, frame.payload.count == range.count else {
                 throw WireError(.malformed, "chunk \(index) of model \(modelId) does not cover \(range)")
@@ -83,9 +83,10 @@ public enum ModelTransfer {
     }
 
     /// One chunk; `busy` (the server's download budget is in use) is retried with jittered
-    /// back-off (5 ms doubling to 100 ms) for up to `timeout`.
-    private static func fetchChunk(_ request: GetModelChunk, from peer: PeerConnection, timeout: Duration) async throws -> Frame {
-        let deadline = ContinuousClock.now + timeout
+    /// back-off (5 ms doubling to 1 s: thousands of waiting clients must not keep the server
+    /// busy refusing them) for up to `patience`.
+    private static func fetchChunk(_ request: GetModelChunk, from peer: PeerConnection, timeout: Duration, patience: Duration) async throws -> Frame {
+        let deadline = ContinuousClock.now + patience
         var backoff = Duration.milliseconds(5)
         while true {
             do {
@@ -93,7 +94,7 @@ public enum ModelTransfer {
             } catch {
                 guard (error as? WireError)?.code == .busy, ContinuousClock.now + backoff < deadline else { throw error }
                 try await Task.sleep(for: backoff * Double.random(in: 0.5...1.5))
-                backoff = min(backoff * 2, .milliseconds(100))
+                backoff = min(backoff * 2, .seconds(1))
             }
         }
     }
@@ -113,7 +114,9 @@ public enum ModelTransfer {
         if reserveSlot {
             let request = UploadSlotRequest(jobId: header.jobId, sessionId: header.sessionId, round: header.round, sender: header.sender,
                                             totalBytes: model.spec.totalBytes)
-            // Jittered: a thousand clients refused at once must not all come back at once.
+            // Jittered, and up to 1 s: ten thousand clients refused at once must neither come back
+            // at once nor keep the combiner busy refusing them (5,000 clients at a 200 ms cap
+            // were 25,000 refusals a second).
             var backoff = Duration.milliseconds(10)
             while true {
                 do {
@@ -121,7 +124,7 @@ public enum ModelTransfer {
                     break
                 } catch let error as WireError where error.isRetryable && ContinuousClock.now + backoff < deadline {
                     try await Task.sleep(for: backoff * Double.random(in: 0.5...1.5))
-                    backoff = min(backoff * 2, .milliseconds(200))
+                    backoff = min(backoff * 2, .seconds(1))
                 }
             }
         }
