@@ -46,7 +46,8 @@ struct TaskExecutor: Sendable {
                     totalBytes: result.model.spec.totalBytes, checksum: 0, weight: Double(result.numExamples),  // set by `upload`
                     metrics: result.metrics)
                 _ = try await ModelTransfer.upload(result.model, kind: .submitUpdate, header: header, chunkSize: task.chunkSize, to: peer,
-                                                   timeout: timeout, deadline: start + patience, reserveSlot: true)
+                                                   timeout: timeout, deadline: start + patience,
+                                                   reserveSlot: FlowControl.reservesUploadSlot(totalBytes: result.model.spec.totalBytes))
                 log.info("update sent", metadata: ["round": "\(task.round)", "examples": "\(result.numExamples)",
                                                    "train_loss": "\(result.metrics["train_loss"] ?? .nan)", "seconds": "\(ContinuousClock.now - start)"])
             case .validate, .predict:

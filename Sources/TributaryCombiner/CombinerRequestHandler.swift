@@ -47,10 +47,9 @@ struct CombinerRequestHandler: Sendable {
             guard let (model, _, checksums) = await state.model(id: request.modelId) else {
                 throw WireError(.notFound, "model \(request.modelId) is not served here now")
             }
-            if let requester = request.requester {
+            if let requester = request.requester,
+               let bytes = FlowControl.countedChunkBytes(chunkSize: request.chunkSize, totalBytes: model.spec.totalBytes) {
                 try await gate.check(frame, .client, as: requester)
-                // A chunk is at most the chunk size (cut at element boundaries), and at most the model.
-                let bytes = min(max(request.chunkSize, ChunkPlan.smallestAllowedChunkSize), model.spec.totalBytes)
                 try await state.downloads.room.admit(patience: .seconds(2)) { try state.downloads.acquire(requester, bytes: bytes) }
             }
             return try ModelTransfer.chunkReply(request, served: model, checksums: checksums)

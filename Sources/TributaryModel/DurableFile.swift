@@ -51,35 +51,6 @@ enum DurableFile {
         try withBytes(bytes) { (raw) throws(ModelError) in try write([raw], to: url) }
     }
 
-    /// Reads a whole regular file. Refuses files larger than `limit` bytes.
-    static func read(from url: URL, limit: Int = ModelSpec.maxTotalBytes + (64 << 20)) throws(ModelError) -> [UInt8] {
-        let path = url.path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw .io("cannot open \(path): \(errnoText())") }
-        defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else { throw .io("stat \(path): \(errnoText())") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw .io("\(path) is not a regular file") }
-        let size = Int(st.st_size)
-        guard size <= limit else { throw .io("\(path) is \(size) bytes, over the \(limit)-byte limit") }
-        var failure: ModelError?
-        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buf, initialized in
-            var done = 0
-            while done < size {
-                let n = posixRead(fd, buf.baseAddress! + done, size - done)
-                if n < 0 && errno == EINTR { continue }
-                if n <= 0 {
-                    failure = .io(n == 0 ? "\(path) shrank while being read" : "read \(path): \(errnoText())")
-                    break
-                }
-                done += n
-            }
-            initialized = done
-        }
-        if let failure { throw failure }
-        return bytes
-    }
-
     private static func writeAll(_ fd: Int32, _ buf: UnsafeRawBufferPointer, _ path: String) throws(ModelError) {
         var done = 0
         while done < buf.count {
@@ -93,6 +64,5 @@ enum DurableFile {
     private static func errnoText() -> String { String(cString: strerror(errno)) }
 }
 
-// `read`/`write` are shadowed inside `DurableFile` by its own static methods.
-@inline(__always) private func posixRead(_ fd: Int32, _ p: UnsafeMutableRawPointer, _ n: Int) -> Int { read(fd, p, n) }
+// `write` is shadowed inside `DurableFile` by its own static methods.
 @inline(__always) private func posixWrite(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int { write(fd, p, n) }

@@ -1,38 +1,7 @@
 import Foundation
-import Synchronization
 import Testing
 import TributaryModel
 @testable import TributaryWire
-
-/// A REP server on an ephemeral loopback port whose handler works on decoded frames; a thrown
-/// `WireError` becomes an `.error` reply, as in the real request handlers.
-private final class FrameServer: Sendable {
-    let url: String
-    private let socket: Socket
-    private let serving: Task<Void, Never>
-
-    init(concurrency: Int = 2, handler: @escaping @Sendable (Frame) async throws -> Message) throws {
-        var options = SocketOptions()
-        options.receiveMaxSize = FrameLimits.receiveMaxSize
-        socket = try Socket(.reply, options: options)
-        url = try socket.listen("tcp://127.0.0.1:0")
-        let server = ReplyServer(socket: socket, concurrency: concurrency) { message in
-            do {
-                return try await handler(try Frame.decode(message))
-            } catch let error as WireError {
-                return Frame.errorReply(error)!
-            } catch {
-                return Frame.errorReply(WireError(.internal, "\(error)"))!
-            }
-        }
-        serving = Task { await server.run() }
-    }
-
-    func stop() async {
-        socket.close()
-        await serving.value
-    }
-}
 
 /// How a model server misbehaves.
 private enum Fault: Sendable {
@@ -73,38 +42,6 @@ private func modelHandler(id: String, model: Model, fault: Fault = .none) -> @Se
                 break
             }
             return reply
-        default:
-            throw WireError(.unexpectedKind, "this server does not serve \(frame.kind)")
-        }
-    }
-}
-
-/// The most bytes a download budget ever counted at once.
-private final class PeakBytes: Sendable {
-    private let most = Mutex(0)
-    func note(_ bytes: Int) { most.withLock { $0 = max($0, bytes) } }
-    var value: Int { most.withLock { $0 } }
-}
-
-/// Serves `served` under `id` as a combiner does: chunk requests that name a requester count
-/// against `budget` (waiting for room in its gate), `modelReceived` releases. `peak` records
-/// the most bytes ever counted at once.
-private func budgetedHandler(id: String, served: ServedModel, checksum: UInt64, budget: DownloadBudget,
-                             peak: PeakBytes) -> @Sendable (Frame) async throws -> Message {
-    { frame in
-        switch frame.kind {
-        case .getModelInfo:
-            let request = try frame.decodeMetadata(GetModelInfo.self)
-            return try ModelTransfer.infoReply(modelId: id, spec: served.spec, chunkSize: request.chunkSize, checksum: checksum)
-        case .getModelChunk:
-            let request = try frame.decodeMetadata(GetModelChunk.self)
-            let requester = try #require(request.requester)
-            try await budget.room.admit(patience: .seconds(5)) { try budget.acquire(requester, bytes: min(request.chunkSize, served.spec.totalBytes)) }
-            peak.note(budget.outstandingBytes)
-            return try ModelTransfer.chunkReply(request, served: served)
-        case .modelReceived:
-            budget.release(try frame.decodeMetadata(ModelReceived.self).requester)
-            return try Frame.encode(.ack, Empty())
         default:
             throw WireError(.unexpectedKind, "this server does not serve \(frame.kind)")
         }
@@ -164,28 +101,10 @@ struct ModelTransferTests {
         return try Model(float32: [(name: "dense/kernel", shape: [512, 511], values: kernel), (name: "dense/bias", shape: [511], values: bias)])
     }
 
-    @discardableResult
-    private func withServer<R>(
-        _ handler: @escaping @Sendable (Frame) async throws -> Message, _ body: (PeerConnection) async throws -> R
-    ) async throws -> R {
-        let server = try FrameServer(handler: handler)
-        let peer = try PeerConnection(url: server.url)
-        do {
-            let result = try await body(peer)
-            peer.close()
-            await server.stop()
-            return result
-        } catch {
-            peer.close()
-            await server.stop()
-            throw error
-        }
-    }
-
     @Test func downloadReturnsAnEqualModel() async throws {
         let model = try Self.bigModel()
         #expect(ChunkPlan(spec: model.spec, chunkSize: Self.chunkSize).count == 16)
-        let downloaded = try await withServer(modelHandler(id: "global-1", model: model)) { peer in
+        let downloaded = try await withFrameServer(modelHandler(id: "global-1", model: model)) { peer in
             try await ModelTransfer.download(modelId: "global-1", chunkSize: Self.chunkSize, from: peer, timeout: .seconds(20))
         }
         #expect(downloaded == model)
@@ -193,59 +112,15 @@ struct ModelTransferTests {
 
     @Test func downloadOfSmallMixedModelWithTinyChunks() async throws {
         let model = try WireFixtures.model(WireFixtures.mixedSpec, seed: 77)
-        let downloaded = try await withServer(modelHandler(id: "m", model: model)) { peer in
+        let downloaded = try await withFrameServer(modelHandler(id: "m", model: model)) { peer in
             try await ModelTransfer.download(modelId: "m", chunkSize: 64, from: peer, timeout: .seconds(20))
         }
         #expect(downloaded == model)
     }
 
-    /// Four clients fetch a 16-chunk model at once from a server whose download budget is one
-    /// chunk, served from a spooled file: each gets the model bit for bit, never more than one
-    /// chunk is counted as on its way, and the receipts leave nothing counted.
-    @Test func concurrentDownloadsShareAOneChunkBudget() async throws {
-        let model = try Self.bigModel()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let spooled = try SpooledModel(model, directory: directory)
-        #expect(!FileManager.default.fileExists(atPath: spooled.path), "a spooled model's file is unlinked once written")
-        let budget = DownloadBudget(limit: Self.chunkSize)
-        let peak = PeakBytes()
-        let server = try FrameServer(concurrency: 8,
-                                     handler: budgetedHandler(id: "g", served: ServedModel.spooled(spooled), checksum: model.checksum, budget: budget, peak: peak))
-        let peers = try (0..<4).map { _ in try PeerConnection(url: server.url) }
-        let downloaded = try await withThrowingTaskGroup(of: Model.self) { group in
-            for (i, peer) in peers.enumerated() {
-                group.addTask {
-                    try await ModelTransfer.download(modelId: "g", chunkSize: Self.chunkSize, from: peer, timeout: .seconds(20), requester: "client-\(i)")
-                }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
-        }
-        for peer in peers { peer.close() }
-        await server.stop()
-        #expect(downloaded.count == 4)
-        #expect(downloaded.allSatisfy { $0 == model })
-        #expect(peak.value <= Self.chunkSize)
-        #expect(budget.outstandingBytes == 0)
-    }
-
-    @Test func chunkRepliesFromASpooledFileEqualThoseFromMemory() throws {
-        let model = try Self.bigModel()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("spool-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let spooled = try SpooledModel(model, directory: directory)
-        for index in [0, 7, 15] {
-            let request = GetModelChunk(modelId: "g", chunkSize: Self.chunkSize, index: index)
-            let fromMemory = try Frame.decode(try ModelTransfer.chunkReply(request, model: model))
-            let fromFile = try Frame.decode(try ModelTransfer.chunkReply(request, served: .spooled(spooled)))
-            #expect(Array(fromFile.payload) == Array(fromMemory.payload))
-            #expect(fromFile.payloadChecksum == fromMemory.payloadChecksum)
-        }
-    }
-
     @Test func corruptedChunkFailsTheFrameChecksum() async throws {
         let model = try Self.bigModel()
-        try await withServer(modelHandler(id: "g", model: model, fault: .corruptChunk(5))) { peer in
+        try await withFrameServer(modelHandler(id: "g", model: model, fault: .corruptChunk(5))) { peer in
             await expectWireErrorAsync(.checksumMismatch) {
                 try await ModelTransfer.download(modelId: "g", chunkSize: Self.chunkSize, from: peer, timeout: .seconds(20))
             }
@@ -254,7 +129,7 @@ struct ModelTransferTests {
 
     @Test func corruptedChunkWithRepairedFrameChecksumFailsTheModelChecksum() async throws {
         let model = try Self.bigModel()
-        try await withServer(modelHandler(id: "g", model: model, fault: .corruptChunkAndFrameChecksum(9))) { peer in
+        try await withFrameServer(modelHandler(id: "g", model: model, fault: .corruptChunkAndFrameChecksum(9))) { peer in
             let error = await expectWireErrorAsync(.checksumMismatch) {
                 try await ModelTransfer.download(modelId: "g", chunkSize: Self.chunkSize, from: peer, timeout: .seconds(20))
             }
@@ -264,7 +139,7 @@ struct ModelTransferTests {
 
     @Test func wrongChecksumInModelInfoFailsTheDownload() async throws {
         let model = try Self.bigModel()
-        try await withServer(modelHandler(id: "g", model: model, fault: .wrongInfoChecksum)) { peer in
+        try await withFrameServer(modelHandler(id: "g", model: model, fault: .wrongInfoChecksum)) { peer in
             let error = await expectWireErrorAsync(.checksumMismatch) {
                 try await ModelTransfer.download(modelId: "g", chunkSize: Self.chunkSize, from: peer, timeout: .seconds(20))
             }
@@ -273,7 +148,7 @@ struct ModelTransferTests {
     }
 
     @Test func errorReplyIsThrownByCall() async throws {
-        try await withServer({ _ in throw WireError(.notFound, "no model named 'ghost'") }) { peer in
+        try await withFrameServer({ _ in throw WireError(.notFound, "no model named 'ghost'") }) { peer in
             let error = await expectWireErrorAsync(.notFound) {
                 try await peer.call(.getModelInfo, GetModelInfo(modelId: "ghost", chunkSize: 64), expecting: .modelInfo, timeout: .seconds(10))
             }
@@ -286,7 +161,7 @@ struct ModelTransferTests {
     }
 
     @Test func replyOfTheWrongKindIsUnexpected() async throws {
-        try await withServer({ _ in try Frame.encode(.ack, Empty()) }) { peer in
+        try await withFrameServer({ _ in try Frame.encode(.ack, Empty()) }) { peer in
             await expectWireErrorAsync(.unexpectedKind) {
                 try await peer.call(.getModelInfo, GetModelInfo(modelId: "m", chunkSize: 64), expecting: .modelInfo, timeout: .seconds(10))
             }
@@ -295,7 +170,7 @@ struct ModelTransferTests {
 
     @Test func unknownModelIsNotFound() async throws {
         let model = try WireFixtures.model(WireFixtures.mixedSpec, seed: 1)
-        try await withServer(modelHandler(id: "m", model: model)) { peer in
+        try await withFrameServer(modelHandler(id: "m", model: model)) { peer in
             await expectWireErrorAsync(.notFound) {
                 try await ModelTransfer.download(modelId: "other", chunkSize: 64, from: peer, timeout: .seconds(10))
             }
@@ -315,7 +190,7 @@ struct ModelTransferTests {
         #expect(chunkCount == 5)
         let collector = try JobCollector(order: WireFixtures.order(chunkSize: chunkSize), spec: update.spec, selected: ["site-a"], maxStagingBytes: 1 << 20)
         let endpoint = CollectorEndpoint(collector: collector)
-        let receipt = try await withServer({ try await endpoint.handle($0) }) { peer in
+        let receipt = try await withFrameServer({ try await endpoint.handle($0) }) { peer in
             try await ModelTransfer.upload(update, kind: .submitUpdate, header: uploadHeader(update), chunkSize: chunkSize, to: peer,
                                            timeout: .seconds(10), deadline: .now + .seconds(30))
         }
@@ -332,7 +207,7 @@ struct ModelTransferTests {
         let update = try Self.bigModel()
         let collector = try JobCollector(order: WireFixtures.order(chunkSize: Self.chunkSize), spec: update.spec, selected: ["site-a"], maxStagingBytes: 4 << 20)
         let endpoint = CollectorEndpoint(collector: collector)
-        let receipt = try await withServer({ try await endpoint.handle($0) }) { peer in
+        let receipt = try await withFrameServer({ try await endpoint.handle($0) }) { peer in
             try await ModelTransfer.upload(update, kind: .submitUpdate, header: uploadHeader(update, weight: 1), chunkSize: Self.chunkSize, to: peer,
                                            timeout: .seconds(20), deadline: .now + .seconds(30))
         }
@@ -344,7 +219,7 @@ struct ModelTransferTests {
         let update = try WireFixtures.model(WireFixtures.mixedSpec, seed: 56)
         let collector = try JobCollector(order: WireFixtures.order(chunkSize: 64), spec: update.spec, selected: ["site-a"], maxStagingBytes: 1 << 20)
         let endpoint = CollectorEndpoint(collector: collector, busyFirst: 2)
-        let receipt = try await withServer({ try await endpoint.handle($0) }) { peer in
+        let receipt = try await withFrameServer({ try await endpoint.handle($0) }) { peer in
             try await ModelTransfer.upload(update, kind: .submitUpdate, header: uploadHeader(update), chunkSize: 64, to: peer,
                                            timeout: .seconds(10), deadline: .now + .seconds(30))
         }
@@ -365,7 +240,7 @@ struct ModelTransferTests {
         let otherChunks = WireFixtures.chunks(of: other, header: uploadHeader(other, sender: "site-b", weight: 3), chunkSize: 64)
         #expect(try await endpoint.feed(otherChunks[0]).status == .stored)
 
-        let receipt = try await withServer({ try await endpoint.handle($0) }) { peer in
+        let receipt = try await withFrameServer({ try await endpoint.handle($0) }) { peer in
             async let upload = ModelTransfer.upload(update, kind: .submitUpdate, header: uploadHeader(update, weight: 1), chunkSize: 64, to: peer,
                                                     timeout: .seconds(10), deadline: .now + .seconds(30))
             while await endpoint.busyAnswers == 0 { try await Task.sleep(for: .milliseconds(5)) }
@@ -386,7 +261,7 @@ struct ModelTransferTests {
         let update = try WireFixtures.model(WireFixtures.mixedSpec, seed: 59)
         let collector = try JobCollector(order: WireFixtures.order(chunkSize: 64), spec: update.spec, selected: ["site-a"], maxStagingBytes: 1 << 20)
         let endpoint = CollectorEndpoint(collector: collector, busyFirst: .max)
-        try await withServer({ try await endpoint.handle($0) }) { peer in
+        try await withFrameServer({ try await endpoint.handle($0) }) { peer in
             await expectWireErrorAsync(.busy) {
                 try await ModelTransfer.upload(update, kind: .submitUpdate, header: uploadHeader(update), chunkSize: 64, to: peer,
                                                timeout: .seconds(10), deadline: .now)
@@ -401,7 +276,7 @@ struct ModelTransferTests {
         let endpoint = CollectorEndpoint(collector: collector)
         var header = uploadHeader(update)
         header.jobId = "job-from-last-week"
-        try await withServer({ try await endpoint.handle($0) }) { peer in
+        try await withFrameServer({ try await endpoint.handle($0) }) { peer in
             await expectWireErrorAsync(.unknownJob) {
                 try await ModelTransfer.upload(update, kind: .submitUpdate, header: header, chunkSize: 64, to: peer,
                                                timeout: .seconds(10), deadline: .now + .seconds(30))

@@ -76,7 +76,7 @@ public enum ModelTransfer {
         // One chunk: its frame checksum (checked at decode) is the model's. More: hash again.
         let checksum = chunkChecksums.count == 1 && !data.isEmpty ? chunkChecksums[0] : Checksum.xxh3(data)
         guard checksum == expected else { throw WireError(.checksumMismatch, "model \(modelId) failed its checksum") }
-        if let requester {
+        if let requester, FlowControl.countedChunkBytes(chunkSize: chunkSize, totalBytes: info.totalBytes) != nil {
             _ = try await peer.call(.modelReceived, ModelReceived(modelId: modelId, requester: requester), expecting: .ack, timeout: timeout)
         }
         return (try Model(spec: info.spec, data: data), checksum)
