@@ -121,6 +121,11 @@ for shape in $shapes; do
     note "N=$n P=$p: peers not run (at N > 25 Flower's deployment engine and FEDn fail on 2 cores; below P=1e5 rounds are start-up and polling bound: peers/REPORT.md)"
     continue
   fi
+  # Flower cannot carry a model past 2 GB in one message; FEDn is not run there either (minutes a round at P=1e7 already).
+  if [ "$pi" -gt 10000000 ]; then
+    note "N=$n P=$p: peers not run (past P=1e7: Flower caps a gRPC message at 2 GB, flwr/supercore/grpc.py, and its server holds all of a round's results in memory before aggregating)"
+    continue
+  fi
   if has flower; then
     if [ -x "$work/venv-flwr/bin/python" ]; then
       run_peer flower "$n" "$p" "$work/flower" "results/deploy_N${n}_P${pi}.json" \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks Tributary against the physical limit (and optionally Flower and FEDn), in one run.
 #
-#   scripts/bench.sh [--quick] [--peers] [--shapes "10x1e6 10x1e7 ..."] [--combiners "1 2 4"]
+#   scripts/bench.sh [--quick] [--peers] [--shapes "10x1e6 10x1e7 2x6e8@1 ..."] [--combiners "1 2 4"]
 #                    [--devices "1000x1e4 ..."] [--tls "10x1e6 10x1e7"] [--secagg "10x1e5 50x1e5 100x1e5"]
 #                    [--rounds R] [--out FILE] [--scratch-path DIR]
 #
@@ -185,8 +185,11 @@ EOF
 }
 
 idx=0
-for shape in $shapes; do
-  for c in $combiner_counts; do
+for spec in $shapes; do
+  # NxP@C runs that shape with C combiners only (e.g. 2x6e8@1), whatever --combiners says.
+  shape=${spec%@*}; counts=$combiner_counts
+  [ "$spec" != "$shape" ] && counts=${spec#*@}
+  for c in $counts; do
     run_shape "${shape%x*}" "${shape#*x}" "$c" "$idx" || { echo "shape $shape C=$c failed" >&2; stop_all; }
     idx=$((idx + 1))
   done
@@ -215,7 +218,7 @@ if [ $quick = 1 ]; then kernels=$("$bin/tributary-bench" kernels --floats 1e6 --
 echo "$kernels" >&2
 
 peer_notes="$run_root/peers.txt"; : > "$peer_notes"
-if [ $peers = 1 ]; then scripts/bench-peers.sh "$shapes" "$rounds" > "$peer_notes" || true; fi
+if [ $peers = 1 ]; then scripts/bench-peers.sh "$(for spec in $shapes; do printf '%s ' "${spec%@*}"; done)" "$rounds" > "$peer_notes" || true; fi
 
 python3 scripts/bench-report.py "$results" "$peer_notes" "$out" "$quick" <<< "$kernels"
 echo "report: $out" >&2

@@ -26,7 +26,9 @@ struct JobRunner: Sendable {
                 await report(order, failure: "no online clients")
                 return
             }
-            log.info("job started", metadata: ["kind": "\(order.kind.rawValue)", "round": "\(order.round)", "clients": "\(selected.count)"])
+            let installed = ContinuousClock.now
+            log.info("job started", metadata: ["kind": "\(order.kind.rawValue)", "round": "\(order.round)", "clients": "\(selected.count)",
+                                               "model_seconds": "\(installed - start)"])
             if let notice = try? Frame.encode(.taskNotice, JobNotice(jobId: order.jobId)) {
                 try? notices.publish(notice)
             }
@@ -36,6 +38,7 @@ struct JobRunner: Sendable {
             }
             await state.waitUntilDone(jobId: order.jobId, timeout: deadline - .now)
             guard let result = await state.close(jobId: order.jobId) else { return }
+            let collected = ContinuousClock.now
             guard result.accepted.count >= max(order.minClients, 1) else {
                 await report(order, failure: "\(result.accepted.count) of \(selected.count) clients answered; \(order.minClients) required", issues: result.issues)
                 return
@@ -59,7 +62,8 @@ struct JobRunner: Sendable {
                                          clientsReported: result.contributors, metrics: result.metrics, clientResults: result.clientResults))
             }
             let elapsed = ContinuousClock.now - start
-            log.info("job reported", metadata: ["clients": "\(result.accepted.count)/\(selected.count)", "rejected": "\(result.rejected.count)", "seconds": "\(elapsed)"])
+            log.info("job reported", metadata: ["clients": "\(result.accepted.count)/\(selected.count)", "rejected": "\(result.rejected.count)",
+                                                "collect_seconds": "\(collected - installed)", "seconds": "\(elapsed)"])
         } catch {
             log.error("job failed", metadata: ["error": "\(error)"])
             await report(order, failure: "\(error)")

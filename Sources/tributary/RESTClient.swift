@@ -24,10 +24,12 @@ struct RESTClient: Sendable {
         try await send("POST", path, body: try JSONSerialization.data(withJSONObject: json), contentType: "application/json")
     }
 
+    /// A file uploaded as multipart/form-data, streamed from disk (`MultipartFileBody`).
     func upload(_ path: String, file: URL, name: String?) async throws -> Any {
         var fields: [(String, String)] = []
         if let name { fields.append(("name", name)) }
-        return try await postForm(path, fields: fields, file: (file.lastPathComponent, try Data(contentsOf: file)))
+        let body = try MultipartFileBody(file: file, fields: fields)
+        return Self.json(try await perform("POST", path, body: body.requestBody, contentType: body.contentType, headers: [:]))
     }
 
     /// A multipart/form-data POST: text `fields`, and a `file` part when given.
@@ -55,15 +57,18 @@ struct RESTClient: Sendable {
     }
 
     private func send(_ method: String, _ path: String, body: Data?, contentType: String?, headers: [String: String] = [:]) async throws -> Any {
-        let data = try await perform(method, path, body: body, contentType: contentType, headers: headers)
-        return (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) ?? [:]
+        Self.json(try await perform(method, path, body: body.map { .bytes(ByteBuffer(bytes: $0)) }, contentType: contentType, headers: headers))
     }
 
-    private func perform(_ method: String, _ path: String, body: Data?, contentType: String?, headers: [String: String]) async throws -> Data {
+    private static func json(_ data: Data) -> Any {
+        (try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])) ?? [:]
+    }
+
+    private func perform(_ method: String, _ path: String, body: HTTPClientRequest.Body?, contentType: String?, headers: [String: String]) async throws -> Data {
         guard let url = URL(string: path, relativeTo: baseURL) else { throw Failure(status: 0, message: "bad path \(path)") }
         var request = HTTPClientRequest(url: url.absoluteString)
         request.method = .init(rawValue: method)
-        if let body { request.body = .bytes(ByteBuffer(bytes: body)) }
+        if let body { request.body = body }
         if let contentType { request.headers.replaceOrAdd(name: "Content-Type", value: contentType) }
         if let token { request.headers.replaceOrAdd(name: "Authorization", value: "Bearer \(token)") }
         for (key, value) in headers { request.headers.replaceOrAdd(name: key, value: value) }

@@ -51,7 +51,7 @@ struct ModelRoutes {
         }
         router.get("/api/v1/models/:id/download") { request, context in
             let record = try resource.fetch(try context.parameters.require("id"), in: store)
-            return try Self.download(record, format: request.query("format"), store: store)
+            return try await Self.download(record, format: request.query("format"), store: store, context: context)
         }
         router.get("/api/v1/models/:id/parameters") { _, context in
             let record = try resource.fetch(try context.parameters.require("id"), in: store)
@@ -140,17 +140,22 @@ struct ModelRoutes {
     }
 
     /// A model file in the format asked for, else in the one its helper implies: .npz for
-    /// `numpyhelper` (FEDn's default, and what `numpy.load` opens), native otherwise.
-    static func download(_ record: ModelRecord, format: String?, store: Store) throws -> Response {
+    /// `numpyhelper` (FEDn's default, and what `numpy.load` opens), native otherwise. A native
+    /// file is streamed from disk in 1 MiB reads, so a model of several GB never sits in the
+    /// controller's memory to be served; .npz is encoded from the model.
+    static func download(_ record: ModelRecord, format: String?, store: Store, context: some RequestContext) async throws -> Response {
         let helper = try record.helper ?? store.activeHelper()
-        let data: Data, file: String
+        let body: ResponseBody, file: String
         switch format ?? (helper == "numpyhelper" ? "npz" : "native") {
-        case "native": (data, file) = (try Data(contentsOf: store.models.url(id: record.modelId)), "\(record.modelId).trbm")
-        case "npz": (data, file) = (Data(try NPZ.encode(try store.loadModel(id: record.modelId))), "\(record.modelId).npz")
+        case "native":
+            body = try await FileIO().loadFile(path: store.models.url(id: record.modelId).path, context: context, chunkLength: 1 << 20)
+            file = "\(record.modelId).trbm"
+        case "npz":
+            body = ResponseBody(byteBuffer: ByteBuffer(bytes: try NPZ.encode(try store.loadModel(id: record.modelId))))
+            file = "\(record.modelId).npz"
         default: throw APIError.badRequest("query parameter 'format' must be native or npz")
         }
-        return Response(status: .ok, headers: [.contentType: "application/octet-stream", .contentDisposition: "attachment; filename=\(file)"],
-                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(status: .ok, headers: [.contentType: "application/octet-stream", .contentDisposition: "attachment; filename=\(file)"], body: body)
     }
 
     /// A model from .npz or native bytes; with `npyArrayName`, also a single NumPy `.npy` array

@@ -126,7 +126,8 @@ public struct UploadChunk: Codable, Sendable, Equatable {
 /// Asks the receiver to keep room for one update before any of its chunks is sent, so that no
 /// more update bytes are ever on their way (in nng's buffers, in REP contexts) than the
 /// receiver has admitted. Answered with `ack` once the room is reserved, or `busy`; the
-/// reservation lapses if no chunk follows within the receiver's idle timeout.
+/// reservation lapses if no chunk follows within the receiver's idle timeout. Updates under
+/// `FlowControl.smallBytes` are sent without one.
 public struct UploadSlotRequest: Codable, Sendable {
     public var jobId: String
     public var sessionId: String

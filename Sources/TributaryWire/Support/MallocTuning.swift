@@ -16,8 +16,10 @@ import Glibc
 /// (notes/nng.md §5.1).
 public enum MallocTuning {
     /// Allocations of at least `threshold` bytes get their own mapping, returned on `free`.
+    /// An operator's own `glibc.malloc.mmap_threshold` in `GLIBC_TUNABLES` wins.
     public static func mapLargeAllocations(threshold: Int = 1 << 20) {
         #if canImport(Glibc)
+        if let tunables = getenv("GLIBC_TUNABLES"), String(cString: tunables).contains("glibc.malloc.mmap_threshold") { return }
         _ = glibcMallopt(mmapThreshold, Int32(clamping: threshold))
         #endif
     }

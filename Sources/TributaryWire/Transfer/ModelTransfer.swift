@@ -34,9 +34,10 @@ public enum ModelTransfer {
     }
 
     /// Downloads a model chunk by chunk and checks its layout and checksum before returning it.
-    /// With a `requester` (a client at its combiner) the chunks count against the server's
-    /// download budget: a `busy` chunk request is retried with back-off, and the end is
-    /// confirmed with `modelReceived`; `patience` bounds how long `busy` is retried (default `timeout`).
+    /// With a `requester` (a client at its combiner) chunks of 64 KiB and more count against
+    /// the server's download budget (`FlowControl`): a `busy` chunk request is retried with
+    /// back-off, and the end is confirmed with `modelReceived`; `patience` bounds how long
+    /// `busy` is retried (default `timeout`).
     public static func download(modelId: String, chunkSize: Int, from peer: PeerConnection, timeout: Duration,
                                 requester: String? = nil, patience: Duration? = nil) async throws -> Model {
         try await downloadChecked(modelId: modelId, chunkSize: chunkSize, from: peer, timeout: timeout, requester: requester, patience: patience).model

@@ -51,7 +51,7 @@ extension DeviceAPI {
             _ = try await caller(request)
             let lineage = try requireLineage(try context.parameters.require("id"))
             let (_, record) = try requireVersion(lineage, try context.parameters.require("version"))
-            return try download(record, format: request.query("format") ?? "npz")
+            return try await download(record, format: request.query("format") ?? "npz", context: context)
         }
     }
 
@@ -100,9 +100,9 @@ extension DeviceAPI {
     }
 
     /// A stored model as `npz` (default), `native`, or `npy` (single-tensor models only).
-    func download(_ record: ModelRecord, format: String) throws -> Response {
+    func download(_ record: ModelRecord, format: String, context: some RequestContext) async throws -> Response {
         switch format {
-        case "npz", "native": return try ModelRoutes.download(record, format: format, store: store)
+        case "npz", "native": return try await ModelRoutes.download(record, format: format, store: store, context: context)
         case "npy":
             let model = try store.loadModel(id: record.modelId)
             guard model.spec.tensors.count == 1 else {

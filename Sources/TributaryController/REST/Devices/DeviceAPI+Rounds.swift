@@ -27,11 +27,11 @@ extension DeviceAPI {
         // The models a round's paths point at, as .npz (`?format=native` for Tributary's own).
         api.get("training/rounds/:id/global-model") { request, context in
             _ = try await caller(request)
-            return try roundModel(request, try requireRound(try context.parameters.require("id")), aggregated: false)
+            return try await roundModel(request, try requireRound(try context.parameters.require("id")), aggregated: false, context: context)
         }
         api.get("training/rounds/:id/aggregated-model") { request, context in
             _ = try await caller(request)
-            return try roundModel(request, try requireRound(try context.parameters.require("id")), aggregated: true)
+            return try await roundModel(request, try requireRound(try context.parameters.require("id")), aggregated: true, context: context)
         }
         api.post("training/rounds/:id/updates") { request, context in
             try await submitUpdate(request, roundId: try context.parameters.require("id"))
@@ -82,14 +82,14 @@ extension DeviceAPI {
         }
     }
 
-    private func roundModel(_ request: Request, _ round: DeviceRound, aggregated: Bool) throws -> Response {
+    private func roundModel(_ request: Request, _ round: DeviceRound, aggregated: Bool, context: some RequestContext) async throws -> Response {
         let modelIn = round.round?.modelIn ?? round.session.sessionConfig.modelId ?? round.session.seedModelId
         guard let modelId = aggregated ? round.round?.modelOut : modelIn, let record = try store.fetch(ModelRecord.self, id: modelId) else {
             throw DeviceError.notFound("round '\(round.id)' has no \(aggregated ? "aggregated" : "global") model yet")
         }
         let format = request.query("format") ?? "npz"
         guard ["npz", "native"].contains(format) else { throw DeviceError.badRequest("format '\(format)' is not served: npz or native") }
-        return try ModelRoutes.download(record, format: format, store: store)
+        return try await ModelRoutes.download(record, format: format, store: store, context: context)
     }
 
     /// Folds a device's update into the open round; the cohort's refusal as the API's error.

@@ -44,7 +44,7 @@ extension FLFrameworkAPI {
             let format = try Self.format(request)
             let id = try context.parameters.require("id")
             guard let record = try store.fetch(ModelRecord.self, id: id) else { throw FLError.notFound("model '\(id)' does not exist") }
-            return try ModelRoutes.download(record, format: format, store: store)
+            return try await ModelRoutes.download(record, format: format, store: store, context: context)
         }
         api.post("model/update/:client_id") { request, context in
             let client = try context.parameters.require("client_id")
