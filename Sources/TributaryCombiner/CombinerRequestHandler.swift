@@ -43,13 +43,13 @@ struct CombinerRequestHandler: Sendable {
 
         case .getModelChunk:
             let request = try frame.decodeMetadata(GetModelChunk.self)
-            try await gate.check(frame, .client, as: nil)
+            // Once per request, as whom it names: each check also takes a rate-limit token.
+            try await gate.check(frame, .client, as: request.requester)
             guard let (model, _, checksums) = await state.model(id: request.modelId) else {
                 throw WireError(.notFound, "model \(request.modelId) is not served here now")
             }
             if let requester = request.requester,
                let bytes = FlowControl.countedChunkBytes(chunkSize: request.chunkSize, totalBytes: model.spec.totalBytes) {
-                try await gate.check(frame, .client, as: requester)
                 try await state.downloads.room.admit(patience: .seconds(2)) { try state.downloads.acquire(requester, bytes: bytes) }
             }
             return try ModelTransfer.chunkReply(request, served: model, checksums: checksums)

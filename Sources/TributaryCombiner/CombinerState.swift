@@ -126,11 +126,11 @@ actor CombinerState {
         current.checksum = checksum ?? model.checksum
         if let spoolDirectory, !needsValues {
             current.served = .spooled(try SpooledModel(model, directory: spoolDirectory))
-            current.collector = try JobCollector(order: order, spec: model.spec, selected: Set(selected), maxStagingBytes: maxStagingBytes, clientTier: true)
         } else {
             current.served = .memory(model)
-            current.collector = try JobCollector(order: order, spec: model.spec, selected: Set(selected), maxStagingBytes: maxStagingBytes, global: model)
         }
+        current.collector = try JobCollector(order: order, spec: model.spec, selected: Set(selected), maxStagingBytes: maxStagingBytes,
+                                             global: needsValues ? model : nil, clientTier: true)
         current.forwarder = forwarder
         if let config = current.order.secureAggregation, current.order.kind == .train {
             current.secure = try Self.cohort(current.order, config: config, model: model, selected: selected)

@@ -11,19 +11,20 @@ struct MultipartFileBody: AsyncSequence, Sendable {
     let file: URL
     private let head: ByteBuffer
     private let tail: ByteBuffer
-    /// Bytes of the whole body: a known length, as the controller's upload limit checks.
-    let length: Int
+    private let fileSize: Int
 
     init(file: URL, fields: [(String, String)]) throws {
         self.file = file
-        let size = try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int ?? 0
+        fileSize = try FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int ?? 0
         head = ByteBuffer(string: "--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(file.lastPathComponent)\"\r\n"
                               + "Content-Type: application/octet-stream\r\n\r\n")
         var rest = "\r\n"
         for (name, value) in fields { rest += "--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n" }
         tail = ByteBuffer(string: rest + "--\(boundary)--\r\n")
-        length = head.readableBytes + size + tail.readableBytes
     }
+
+    /// Bytes of the whole body: a known length, as the controller's upload limit checks.
+    var length: Int { head.readableBytes + fileSize + tail.readableBytes }
 
     var contentType: String { "multipart/form-data; boundary=\(boundary)" }
 
@@ -54,7 +55,7 @@ struct MultipartFileBody: AsyncSequence, Sendable {
                 try handle?.close()
                 handle = nil
                 // The length was announced up front: a file that changed size meanwhile must fail here, not send a wrong body.
-                guard sent == body.length - body.head.readableBytes - body.tail.readableBytes else {
+                guard sent == body.fileSize else {
                     throw RESTClient.Failure(status: 0, message: "\(body.file.path) changed size while it was uploaded")
                 }
                 stage = .tail

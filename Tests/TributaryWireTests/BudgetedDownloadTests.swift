@@ -11,7 +11,7 @@ private final class PeakBytes: Sendable {
     var value: Int { most.withLock { $0 } }
 }
 
-/// What a budgeted server saw.
+/// How many times something happened at a server.
 private final class Receipts: Sendable {
     private let count = Mutex(0)
     func note() { count.withLock { $0 += 1 } }
@@ -102,6 +102,31 @@ struct BudgetedDownloadTests {
         #expect(downloaded == model)
         #expect(peak.value == 0)
         #expect(receipts.value == 0)
+    }
+
+    /// A chunk request refused as `rate_limited` (a client over its per-second request limit)
+    /// is retried like `busy`, not the end of the download.
+    @Test func rateLimitedChunkRequestsAreRetried() async throws {
+        let model = try ModelTransferTests.bigModel()
+        let refusals = Receipts()
+        let downloaded = try await withFrameServer({ frame in
+            switch frame.kind {
+            case .getModelInfo:
+                return try ModelTransfer.infoReply(modelId: "g", spec: model.spec, chunkSize: Self.chunkSize, checksum: model.checksum)
+            case .getModelChunk:
+                if refusals.value < 3 {
+                    refusals.note()
+                    throw WireError(.rateLimited, "rate limit exceeded; retry")
+                }
+                return try ModelTransfer.chunkReply(try frame.decodeMetadata(GetModelChunk.self), model: model)
+            default:
+                return try Frame.encode(.ack, Empty())
+            }
+        }) { peer in
+            try await ModelTransfer.download(modelId: "g", chunkSize: Self.chunkSize, from: peer, timeout: .seconds(20), requester: "client-1")
+        }
+        #expect(downloaded == model)
+        #expect(refusals.value == 3)
     }
 
     @Test func countedBytesAreTheChunkCutToTheModel() {

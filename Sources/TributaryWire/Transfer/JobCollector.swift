@@ -68,8 +68,8 @@ public struct JobCollector {
 
     /// `spec` is the layout of the job's model (required for training jobs); `global` is the
     /// model itself where client updates arrive (the combiner), nil where partials do.
-    /// `clientTier` says client updates arrive without `global` (a combiner that spooled the
-    /// model: no norm bound or clipping needs its values).
+    /// `clientTier` says client updates arrive here, not partials, also where no norm bound or
+    /// clipping needs `global` (a combiner that spooled the model); `global` implies it.
     public init(order: JobOrder, spec: ModelSpec?, selected: Set<String>, maxStagingBytes: Int, global: Model? = nil,
                 clientTier: Bool = false) throws(ModelError) {
         self.order = order

@@ -83,28 +83,20 @@ public enum ModelTransfer {
         return (try Model(spec: info.spec, data: data), checksum)
     }
 
-    /// One chunk; `busy` (the server's download budget is in use) is retried with jittered
-    /// back-off (5 ms doubling to 1 s: thousands of waiting clients must not keep the server
-    /// busy refusing them) for up to `patience`.
+    /// One chunk; `busy` (the server's download budget is in use) and `rate_limited` are
+    /// retried with jittered back-off (5 ms doubling to 1 s: thousands of waiting clients must
+    /// not keep the server busy refusing them) for up to `patience`.
     private static func fetchChunk(_ request: GetModelChunk, from peer: PeerConnection, timeout: Duration, patience: Duration) async throws -> Frame {
-        let deadline = ContinuousClock.now + patience
-        var backoff = Duration.milliseconds(5)
-        while true {
-            do {
-                return try await peer.call(.getModelChunk, request, expecting: .modelChunk, timeout: timeout)
-            } catch {
-                guard (error as? WireError)?.code == .busy, ContinuousClock.now + backoff < deadline else { throw error }
-                try await Task.sleep(for: backoff * Double.random(in: 0.5...1.5))
-                backoff = min(backoff * 2, .seconds(1))
-            }
+        try await RetryWhileRefused.run(from: .milliseconds(5), cap: .seconds(1), until: .now + patience) {
+            try await peer.call(.getModelChunk, request, expecting: .modelChunk, timeout: timeout)
         }
     }
 
     /// Uploads an update (or partial aggregate) chunk by chunk. Each chunk is hashed once: its
     /// XXH3 goes in its frame, and the header's `checksum` is combined from them
     /// (`Checksum.combine`; whatever `header` says is replaced). A `.busy` answer (no staging
-    /// room at the receiver) is retried with back-off until `deadline`; any other error ends
-    /// the upload and is thrown.
+    /// room at the receiver) or `rate_limited` is retried with back-off until `deadline`; any
+    /// other error ends the upload and is thrown.
     ///
     /// With `reserveSlot` the receiver is first asked for room (`requestUploadSlot`, retried
     /// while `busy`), so the update's bytes leave only once they can be taken at once.
@@ -118,15 +110,8 @@ public enum ModelTransfer {
             // Jittered, and up to 1 s: ten thousand clients refused at once must neither come back
             // at once nor keep the combiner busy refusing them (5,000 clients at a 200 ms cap
             // were 25,000 refusals a second).
-            var backoff = Duration.milliseconds(10)
-            while true {
-                do {
-                    _ = try await peer.call(.requestUploadSlot, request, expecting: .ack, timeout: timeout)
-                    break
-                } catch let error as WireError where error.isRetryable && ContinuousClock.now + backoff < deadline {
-                    try await Task.sleep(for: backoff * Double.random(in: 0.5...1.5))
-                    backoff = min(backoff * 2, .seconds(1))
-                }
+            _ = try await RetryWhileRefused.run(from: .milliseconds(10), cap: .seconds(1), until: deadline) {
+                try await peer.call(.requestUploadSlot, request, expecting: .ack, timeout: timeout)
             }
         }
         let plan = ChunkPlan(spec: model.spec, chunkSize: chunkSize)
@@ -140,19 +125,13 @@ public enum ModelTransfer {
             meta.chunkCount = plan.chunks.count
             meta.offset = range.lowerBound
             meta.totalBytes = model.spec.totalBytes
-            var backoff = Duration.milliseconds(20)
-            while true {
+            let chunk = meta
+            receipt = try await RetryWhileRefused.run(from: .milliseconds(20), cap: .milliseconds(250), jitter: 1...1, until: deadline) {
                 // A fresh message per attempt: nng owns a message once it is sent.
                 let request = try model.data.withUnsafeBytes { raw in
-                    try peer.encode(kind, meta, payload: UnsafeRawBufferPointer(rebasing: raw[range]), payloadChecksum: checksums[index])
+                    try peer.encode(kind, chunk, payload: UnsafeRawBufferPointer(rebasing: raw[range]), payloadChecksum: checksums[index])
                 }
-                do {
-                    receipt = try await peer.send(request, expecting: .uploadReceipt, timeout: timeout).decodeMetadata(UploadReceipt.self)
-                    break
-                } catch let error as WireError where error.isRetryable && ContinuousClock.now + backoff < deadline {
-                    try await Task.sleep(for: backoff)
-                    backoff = min(backoff * 2, .milliseconds(250))
-                }
+                return try await peer.send(request, expecting: .uploadReceipt, timeout: timeout).decodeMetadata(UploadReceipt.self)
             }
         }
         return receipt
